@@ -1,0 +1,72 @@
+"""The book's figure style: a colour-blind-safe palette and log-log helpers.
+
+Every figure in the book goes through :func:`new_figure` so that they share one look:
+Okabe & Ito's colour-blind-safe palette, readable font sizes, light grids, and the
+axes labelled with their units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+#: Okabe & Ito (2008) palette, safe for the common forms of colour blindness.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+
+STYLE: dict[str, object] = {
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "legend.frameon": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+}
+
+
+def use_style() -> None:
+    """Apply the book's style to matplotlib globally (called by :func:`new_figure`)."""
+    mpl.rcParams.update(STYLE)
+
+
+def new_figure(
+    ncols: int = 1, *, width_in: float = 6.4, height_in: float = 4.0
+) -> tuple[Figure, list[Axes]]:
+    """A figure with ``ncols`` side-by-side axes in the book's style; returns (figure, list of axes)."""
+    use_style()
+    fig, axes = plt.subplots(1, ncols, figsize=(width_in, height_in), squeeze=False, layout="constrained")
+    return fig, list(axes[0])
+
+
+def loglog(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> Axes:
+    """Put ``ax`` on log-log axes with the given labels (say the units in them)."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def colors(n: int) -> Sequence[str]:
+    """The first ``n`` colours of the palette, cycling when ``n`` exceeds its length."""
+    return [PALETTE[i % len(PALETTE)] for i in range(n)]
