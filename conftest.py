@@ -66,6 +66,7 @@ def read_with_reference_outputs(source: Path) -> nbformat.NotebookNode:
         raise ValueError(f"reference execution of {source} does not match its code cells; rebuild it")
     for cell, reference in zip(code_cells, reference_cells):
         cell.outputs = reference.outputs
+        cell.execution_count = reference.execution_count
     return notebook
 
 
