@@ -37,11 +37,8 @@ def pick(fast: T, full: T) -> T:
 
 
 def mode_banner() -> str:
-    """A one-line description of the mode, printed at the top of each notebook that depends on it."""
+    """A two-line description of the mode, printed at the top of each notebook that depends on it."""
     mode = current_mode()
     if mode == "fast":
-        return (
-            "scalinglab mode: fast (tiny configs, minutes on a laptop CPU). "
-            f"Set {MODE_VARIABLE}=full for the real experiments."
-        )
-    return f"scalinglab mode: full (the real experiments). Set {MODE_VARIABLE}=fast for tiny configs."
+        return f"Mode: fast (tiny configs for a laptop CPU).\nSet {MODE_VARIABLE}=full for the real experiments."
+    return f"Mode: full (the real experiments).\nSet {MODE_VARIABLE}=fast for tiny configs."
