@@ -1,0 +1,85 @@
+"""The command line: ``python -m scalinglab sweep GRID.toml --out results/NAME`` and ``show``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import Executor, ProcessPoolExecutor
+from multiprocessing import get_context
+
+from .sweep import InProcessExecutor, load_grid, load_table, run_sweep
+
+DESCRIPTION = """\
+scalinglab: run and inspect sweeps of training runs.
+
+  python -m scalinglab sweep GRID.toml --out results/NAME [--executor local|process|dask://HOST:PORT]
+                             [--workers N] [--device auto]
+      Expand the grid file (see README, "Sweeps"), skip the runs that results/NAME
+      already holds, and train the others, recording each as it finishes. Interrupt it
+      at any time (Ctrl-C): restarting the same command re-does only unfinished runs.
+
+  python -m scalinglab show results/NAME
+      Print the runs of a results store as a table.
+"""
+
+
+def make_executor(spec: str, workers: int) -> tuple[Executor, int | None]:
+    """The executor named by ``--executor``, and the torch threads each run should use."""
+    if spec == "local":
+        return InProcessExecutor(), None
+    if spec == "process":
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")), threads
+    if spec.startswith("dask://"):
+        try:
+            from distributed import Client
+        except ImportError as error:
+            raise ValueError("--executor dask://... needs the 'distributed' package: pip install 'scalinglab[cluster]'") from error
+        return Client(spec.removeprefix("dask://")).get_executor(), None
+    raise ValueError(f"--executor must be local, process or dask://HOST:PORT, got {spec!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scalinglab", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sweep = commands.add_parser("sweep", help="run the runs of a grid file into a results store")
+    sweep.add_argument("grid", help="TOML grid file")
+    sweep.add_argument("--out", required=True, help="results store directory (made if absent)")
+    sweep.add_argument("--executor", default="local", help="local (default), process, or dask://HOST:PORT")
+    sweep.add_argument("--workers", type=int, default=1, help="processes for --executor process (default 1)")
+    sweep.add_argument("--device", default=None, help="auto, cpu, cuda or mps (default: each config's own)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    show = commands.add_parser("show", help="print the runs of a results store")
+    show.add_argument("store", help="results store directory")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "show":
+            table = load_table(args.store)
+            print(f"{args.store}: {len(table)} runs")
+            print(table.to_text())
+            return 0
+        if args.workers < 1:
+            raise ValueError(f"--workers must be a positive integer, got {args.workers}")
+        configs = load_grid(args.grid)
+        executor, threads = make_executor(args.executor, args.workers)
+        print(f"{args.grid}: {len(configs)} runs -> {args.out}", file=sys.stderr)
+        with executor:
+            summary = run_sweep(configs, args.out, executor=executor, device=args.device,
+                                threads_per_run=threads, progress=not args.quiet)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are recorded; rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(summary, file=sys.stderr)
+    for run_id, error in summary.failed.items():
+        print(f"run {run_id[:8]} failed: {error}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,521 @@
+"""Corpora as byte tokens: synthetic sources with a known entropy, real text, batches.
+
+Every corpus is a stream of **byte tokens** (vocabulary 256: a token is one byte of
+UTF-8 text) split into documents, and the documents are split into a training and a
+validation set *by document*, deterministically from the seed. A corpus is built from a
+:class:`CorpusConfig`, a frozen, hashable dataclass that round-trips through JSON, so a
+training run's identity can include its data::
+
+    corpus = make_corpus(CorpusConfig(kind="zipf", n_tokens=200_000, seed=0))
+    corpus.entropy_rate_nats          # the floor no model can beat, in nats/token
+    x, y = get_batch(corpus.train_tokens, batch_size=8, n_ctx=64, generator=g)
+
+The kinds of corpus (``CorpusConfig.kind``):
+
+``"zipf"``
+    The *Zipf-rules* source, built to scale like language (Hutter 2021; Michaud et
+    al. 2023). A document is a run of fixed-length segments. Each segment draws a
+    rule ``i`` from a Zipf law over ``n_rules`` rules, ``p_i ∝ (i+1)^(-zipf_exponent)``,
+    writes the rule's id (``id_length`` capital letters), then the rule's own
+    ``continuation_length`` lowercase letters (a fixed random string per rule, each
+    letter independently replaced with probability ``noise`` by a uniformly random
+    letter), then a space. A model learns the rules one by one, frequent ones first,
+    so loss falls as a power law in model size and data rather than off a cliff.
+    Its entropy rate is exact (see :func:`zipf_entropy_rate_nats`).
+``"markov_icl"``
+    The *in-context* source: each document is a newline followed by a first-order
+    Markov chain over ``n_states`` letters whose transition table is drawn afresh for
+    that document (rows from a symmetric Dirichlet(``concentration``)), so a model can
+    only predict by learning the table from the context. The Bayes-optimal loss at
+    each position is :func:`bayes_optimal_loss_per_position`.
+``"stdlib"``
+    Real English: the docstrings of the Python standard library on this machine
+    (modules, classes and functions, read with :mod:`ast` from sorted paths), one
+    document each, up to ``n_tokens`` bytes. Nothing is downloaded.
+``"files"``
+    The reader's own UTF-8 text files (``paths``), split into documents at blank
+    lines; see :func:`from_files`.
+
+Fields that do not apply to a kind are ignored by it.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import math
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._checks import fraction, non_negative_float, non_negative_int, one_of, positive_float, positive_int
+
+VOCAB_SIZE = 256
+KINDS = ("zipf", "markov_icl", "stdlib", "files")
+MAX_TEXT_TOKENS = 8_000_000
+"""Upper bound on ``n_tokens`` for the real-text kinds, to keep them a few MB."""
+
+_ID_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_CONTINUATION_LETTERS = b"abcdefghijklmnopqrstuvwxyz"
+_STATE_LETTERS = b"abcdefghijklmnopqrstuvwxyz"
+_SEGMENT_END = ord(" ")
+_DOCUMENT_START = ord("\n")
+_SKIPPED_STDLIB_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idle_test"})
+
+
+# ---------------------------------------------------------------------------
+# Tokens
+
+
+def encode(text: str | bytes) -> np.ndarray:
+    """Byte tokens (uint8, values 0-255) of ``text``: its UTF-8 bytes."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    return np.frombuffer(data, dtype=np.uint8).copy()
+
+
+def decode(tokens: np.ndarray | torch.Tensor | list[int]) -> str:
+    """Text of byte ``tokens``; bytes that are not valid UTF-8 become U+FFFD."""
+    if isinstance(tokens, torch.Tensor):
+        tokens = tokens.detach().cpu().numpy()
+    return bytes(np.asarray(tokens, dtype=np.uint8).tolist()).decode("utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------------------
+# The spec
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Everything that determines a corpus; frozen, hashable and JSON-serialisable.
+
+    Attributes:
+        kind: one of ``"zipf"``, ``"markov_icl"``, ``"stdlib"``, ``"files"``.
+        n_tokens: tokens to generate (synthetic kinds: at least this many, rounded up
+            to whole documents) or at most this many bytes (text kinds).
+        seed: seed of the generator and of the train/validation split.
+        val_fraction: fraction of documents held out for validation, in (0, 1).
+        n_rules, zipf_exponent, continuation_length, noise: the ``"zipf"`` source.
+        n_states, concentration: the ``"markov_icl"`` source.
+        document_tokens: tokens per document of the synthetic kinds (``"zipf"``
+            rounds it down to whole segments, at least one).
+        paths: the text files of the ``"files"`` kind.
+    """
+
+    kind: str = "zipf"
+    n_tokens: int = 1_000_000
+    seed: int = 0
+    val_fraction: float = 0.1
+    n_rules: int = 10_000
+    zipf_exponent: float = 1.3
+    continuation_length: int = 8
+    noise: float = 0.05
+    n_states: int = 8
+    concentration: float = 0.3
+    document_tokens: int = 256
+    paths: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        one_of("kind", self.kind, KINDS)
+        positive_int("n_tokens", self.n_tokens)
+        non_negative_int("seed", self.seed)
+        if fraction("val_fraction", self.val_fraction) >= 1:
+            raise ValueError(f"val_fraction must be a number in (0, 1), got {self.val_fraction!r}")
+        positive_int("n_rules", self.n_rules)
+        positive_float("zipf_exponent", self.zipf_exponent)
+        positive_int("continuation_length", self.continuation_length)
+        if non_negative_float("noise", self.noise) > 1:
+            raise ValueError(f"noise must be a number in [0, 1], got {self.noise!r}")
+        if positive_int("n_states", self.n_states) > len(_STATE_LETTERS):
+            raise ValueError(f"n_states must be at most {len(_STATE_LETTERS)}, got {self.n_states!r}")
+        positive_float("concentration", self.concentration)
+        if positive_int("document_tokens", self.document_tokens) < 2:
+            raise ValueError(f"document_tokens must be at least 2, got {self.document_tokens!r}")
+        if not isinstance(self.paths, tuple) or not all(isinstance(p, str) for p in self.paths):
+            raise ValueError(f"paths must be a tuple of strings, got {self.paths!r}")
+        if self.kind == "files" and not self.paths:
+            raise ValueError("paths must name at least one file when kind='files'")
+        if self.kind in ("stdlib", "files") and self.n_tokens > MAX_TEXT_TOKENS:
+            raise ValueError(f"n_tokens must be at most {MAX_TEXT_TOKENS} for kind={self.kind!r}, got {self.n_tokens}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (``paths`` becomes a list)."""
+        data = dataclasses.asdict(self)
+        data["paths"] = list(self.paths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CorpusConfig:
+        """Inverse of :meth:`to_dict`."""
+        data = dict(data)
+        data["paths"] = tuple(data.get("paths", ()))
+        return cls(**data)
+
+
+# ---------------------------------------------------------------------------
+# The corpus
+
+
+@dataclass(frozen=True, eq=False)
+class Corpus:
+    """A tokenised corpus: training and validation byte tokens, split by document.
+
+    Attributes:
+        name: a short human-readable name.
+        config: the spec it was built from.
+        train_tokens, val_tokens: uint8 arrays of byte tokens (documents concatenated).
+        train_document_starts, val_document_starts: int64 offsets of each document.
+        entropy_rate_nats: the source's exact entropy rate in nats/token where known
+            (``"zipf"``), else ``None``. No model's average loss can be below it.
+    """
+
+    name: str
+    config: CorpusConfig
+    train_tokens: np.ndarray
+    val_tokens: np.ndarray
+    train_document_starts: np.ndarray
+    val_document_starts: np.ndarray
+    entropy_rate_nats: float | None = None
+
+    def unique_subset(self, n_tokens: int) -> np.ndarray:
+        """The first ``n_tokens`` training tokens: exactly that many unique tokens, to be
+        repeated for several epochs in data-constrained experiments."""
+        n_tokens = positive_int("n_tokens", n_tokens)
+        if n_tokens > len(self.train_tokens):
+            raise ValueError(f"n_tokens must be at most the {len(self.train_tokens)} training tokens, got {n_tokens}")
+        return self.train_tokens[:n_tokens]
+
+    def describe(self, sample_tokens: int = 120) -> str:
+        """A few lines: name, sizes, entropy rate (if known) and the first training text."""
+        lines = [
+            f"{self.name}",
+            f"  train: {len(self.train_tokens):,} tokens in {len(self.train_document_starts):,} documents",
+            f"  val:   {len(self.val_tokens):,} tokens in {len(self.val_document_starts):,} documents",
+        ]
+        if self.entropy_rate_nats is not None:
+            bits = self.entropy_rate_nats / math.log(2)
+            lines.append(f"  entropy rate: {self.entropy_rate_nats:.4f} nats/token = {bits:.4f} bits/byte")
+        lines.append(f"  sample: {decode(self.train_tokens[:sample_tokens])!r}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"Corpus(name={self.name!r}, train_tokens={len(self.train_tokens)}, "
+            f"val_tokens={len(self.val_tokens)}, entropy_rate_nats={self.entropy_rate_nats})"
+        )
+
+
+def make_corpus(config: CorpusConfig) -> Corpus:
+    """Build the corpus that ``config`` describes (deterministic in ``config``; cached in-process)."""
+    if not isinstance(config, CorpusConfig):
+        raise ValueError(f"config must be a CorpusConfig, got {type(config).__name__}")
+    return _make_corpus_cached(config)
+
+
+@functools.lru_cache(maxsize=8)
+def _make_corpus_cached(config: CorpusConfig) -> Corpus:
+    if config.kind == "zipf":
+        documents, name, entropy = _zipf_documents(config), "Zipf rules", zipf_entropy_rate_nats(config)
+    elif config.kind == "markov_icl":
+        documents, name, entropy = _markov_icl_documents(config), "in-context Markov chains", None
+    elif config.kind == "stdlib":
+        documents, name, entropy = _stdlib_documents(config.n_tokens), "Python standard library docstrings", None
+    else:
+        documents, name, entropy = _file_documents(config.paths, config.n_tokens), "text files", None
+    return _split(documents, config, name, entropy)
+
+
+def from_files(
+    paths: list[str | Path] | tuple[str | Path, ...],
+    *,
+    max_tokens: int = MAX_TEXT_TOKENS,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> Corpus:
+    """A corpus of your own UTF-8 text files, split into documents at blank lines.
+
+    An empty, missing or unreadable file raises ``ValueError`` naming its path. At most
+    ``max_tokens`` bytes are used, files in the order given.
+    """
+    config = CorpusConfig(
+        kind="files",
+        paths=tuple(str(p) for p in paths),
+        n_tokens=max_tokens,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
+    return make_corpus(config)
+
+
+def _split(documents: list[np.ndarray], config: CorpusConfig, name: str, entropy: float | None) -> Corpus:
+    """Split ``documents`` into train and validation by a seeded permutation of documents."""
+    n_val = max(1, round(config.val_fraction * len(documents)))
+    if len(documents) - n_val < 1:
+        raise ValueError(
+            f"n_tokens is too small to split {name!r} by document: only {len(documents)} document(s)"
+        )
+    order = np.random.default_rng([config.seed, 1]).permutation(len(documents))
+    val_ids, train_ids = np.sort(order[:n_val]), np.sort(order[n_val:])
+    train, train_starts = _concatenate([documents[i] for i in train_ids])
+    val, val_starts = _concatenate([documents[i] for i in val_ids])
+    return Corpus(name, config, train, val, train_starts, val_starts, entropy)
+
+
+def _concatenate(documents: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.array([len(d) for d in documents], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return np.concatenate(documents).astype(np.uint8), starts
+
+
+# ---------------------------------------------------------------------------
+# The Zipf-rules source
+
+
+def zipf_probabilities(n_rules: int, exponent: float) -> np.ndarray:
+    """Rule probabilities ``p_i = (i+1)^(-exponent) / sum_j (j+1)^(-exponent)``, i = 0..n_rules-1."""
+    n_rules, exponent = positive_int("n_rules", n_rules), positive_float("exponent", exponent)
+    weights = np.arange(1, n_rules + 1, dtype=np.float64) ** -exponent
+    return weights / weights.sum()
+
+
+def zipf_id_length(n_rules: int) -> int:
+    """Capital letters needed to give each of ``n_rules`` rules its own id (at least 1)."""
+    return max(1, math.ceil(math.log(n_rules) / math.log(len(_ID_LETTERS)) - 1e-12))
+
+
+def zipf_segment_tokens(config: CorpusConfig) -> int:
+    """Tokens per segment: id letters + continuation letters + one space."""
+    return zipf_id_length(config.n_rules) + config.continuation_length + 1
+
+
+def noisy_letter_entropy_nats(noise: float, n_letters: int = len(_CONTINUATION_LETTERS)) -> float:
+    """Entropy of one continuation letter, in nats.
+
+    With probability ``1 - noise`` the letter is the rule's own; with probability
+    ``noise`` it is uniform over ``n_letters`` (possibly the same one), so the rule's
+    letter has probability ``q = 1 - noise + noise/n`` and each other ``r = noise/n``:
+    ``H = -q ln q - (n-1) r ln r``.
+    """
+    r = noise / n_letters
+    q = 1 - noise + r
+    return float(-sum(p * math.log(p) for p in (q,) + (r,) * (n_letters - 1) if p > 0))
+
+
+def zipf_entropy_rate_nats(config: CorpusConfig) -> float:
+    """Exact entropy rate of the Zipf-rules source, in nats/token.
+
+    Segments are independent and identically distributed, each of ``T`` tokens, so the
+    rate is ``H(segment) / T``. By the chain rule the id letters together carry exactly
+    ``H(rule) = -sum_i p_i ln p_i`` (an id names its rule one-to-one), each continuation
+    letter then carries :func:`noisy_letter_entropy_nats` given the rule, and the space
+    carries nothing::
+
+        rate = (H(rule) + continuation_length * H(letter)) / T
+    """
+    p = zipf_probabilities(config.n_rules, config.zipf_exponent)
+    rule_entropy = float(-(p * np.log(p)).sum())
+    letters = config.continuation_length * noisy_letter_entropy_nats(config.noise)
+    return (rule_entropy + letters) / zipf_segment_tokens(config)
+
+
+def _zipf_documents(config: CorpusConfig) -> list[np.ndarray]:
+    rng = np.random.default_rng([config.seed, 0])
+    id_length, segment = zipf_id_length(config.n_rules), zipf_segment_tokens(config)
+    letters = np.frombuffer(_CONTINUATION_LETTERS, dtype=np.uint8)
+    id_codes = rng.choice(len(_ID_LETTERS) ** id_length, size=config.n_rules, replace=False)
+    digits = (id_codes[:, None] // len(_ID_LETTERS) ** np.arange(id_length - 1, -1, -1)) % len(_ID_LETTERS)
+    ids = np.frombuffer(_ID_LETTERS, dtype=np.uint8)[digits]
+    continuations = letters[rng.integers(0, len(letters), size=(config.n_rules, config.continuation_length))]
+
+    segments_per_document = max(1, config.document_tokens // segment)
+    n_documents = math.ceil(config.n_tokens / (segments_per_document * segment))
+    n_segments = n_documents * segments_per_document
+    rules = rng.choice(config.n_rules, size=n_segments, p=zipf_probabilities(config.n_rules, config.zipf_exponent))
+    text = continuations[rules]
+    replaced = rng.random(text.shape) < config.noise
+    text[replaced] = letters[rng.integers(0, len(letters), size=int(replaced.sum()))]
+    ends = np.full((n_segments, 1), _SEGMENT_END, dtype=np.uint8)
+    stream = np.concatenate([ids[rules], text, ends], axis=1)
+    return list(stream.reshape(n_documents, segments_per_document * segment))
+
+
+# ---------------------------------------------------------------------------
+# The in-context Markov source
+
+
+def _markov_icl_documents(config: CorpusConfig) -> list[np.ndarray]:
+    rng = np.random.default_rng([config.seed, 0])
+    n_states = config.document_tokens - 1
+    n_documents = math.ceil(config.n_tokens / config.document_tokens)
+    states = sample_markov_documents(n_documents, n_states, config.n_states, config.concentration, rng)
+    letters = np.frombuffer(_STATE_LETTERS, dtype=np.uint8)
+    stream = np.concatenate([np.full((n_documents, 1), _DOCUMENT_START, dtype=np.uint8), letters[states]], axis=1)
+    return list(stream)
+
+
+def sample_markov_documents(
+    n_documents: int, length: int, n_states: int, concentration: float, rng: np.random.Generator
+) -> np.ndarray:
+    """State sequences (``n_documents`` x ``length``, int64), each from its own random chain.
+
+    Per document: a transition table whose rows are Dirichlet(``concentration``,...),
+    a uniformly random first state, then ``length - 1`` transitions.
+    """
+    tables = rng.dirichlet(np.full(n_states, concentration), size=(n_documents, n_states))
+    cumulative = np.cumsum(tables, axis=-1)
+    states = np.empty((n_documents, length), dtype=np.int64)
+    states[:, 0] = rng.integers(0, n_states, size=n_documents)
+    rows = np.arange(n_documents)
+    for t in range(1, length):
+        u = rng.random(n_documents)[:, None]
+        states[:, t] = np.minimum((u > cumulative[rows, states[:, t - 1]]).sum(axis=1), n_states - 1)
+    return states
+
+
+def bayes_optimal_predictive(states: np.ndarray, n_states: int, concentration: float) -> np.ndarray:
+    """The Bayes-optimal next-state distribution at every position of each sequence.
+
+    For state sequences ``states`` (documents x length) returns ``P`` (documents x
+    length x n_states) where ``P[d, t]`` predicts ``states[d, t]`` from
+    ``states[d, :t]``: uniform at ``t = 0``, then the Dirichlet-categorical posterior
+    predictive ``(count(prev -> x) + alpha) / (count(prev) + n_states * alpha)``.
+    """
+    n_documents, length = states.shape
+    counts = np.zeros((n_documents, n_states, n_states))
+    rows = np.arange(n_documents)
+    predictive = np.empty((n_documents, length, n_states))
+    predictive[:, 0] = 1.0 / n_states
+    for t in range(1, length):
+        previous = states[:, t - 1]
+        if t > 1:
+            counts[rows, states[:, t - 2], previous] += 1
+        row = counts[rows, previous] + concentration
+        predictive[:, t] = row / row.sum(axis=1, keepdims=True)
+    return predictive
+
+
+def bayes_optimal_loss_per_position(
+    n_positions: int,
+    *,
+    n_states: int = 8,
+    concentration: float = 0.3,
+    n_samples: int = 2000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected loss (nats) of the Bayes-optimal predictor at each position, with its standard error.
+
+    Entry ``t`` is the expected log-loss of predicting state ``t`` of a ``"markov_icl"``
+    document from the ``t`` states before it (entry 0 is ``ln n_states``). In a window
+    that starts at a document's newline, it is the best possible loss at position ``t``.
+
+    Estimated without bias by Rao-Blackwellisation: given a history the next state's
+    distribution *is* the posterior predictive, so the expected loss given the history
+    is exactly that predictive's entropy. The estimate is the mean of that entropy over
+    ``n_samples`` sampled documents; the standard error is their standard deviation
+    over ``sqrt(n_samples)``. (The Polya closed form does not apply directly: the times
+    a row is visited depend on that row's own outcomes.)
+    """
+    n_positions = positive_int("n_positions", n_positions)
+    n_states, concentration = positive_int("n_states", n_states), positive_float("concentration", concentration)
+    n_samples = positive_int("n_samples", n_samples)
+    rng = np.random.default_rng([non_negative_int("seed", seed), 2])
+    states = sample_markov_documents(n_samples, n_positions, n_states, concentration, rng)
+    predictive = bayes_optimal_predictive(states, n_states, concentration)
+    entropy = -(predictive * np.log(predictive)).sum(axis=-1)
+    standard_error = entropy.std(axis=0, ddof=1) / math.sqrt(n_samples) if n_samples > 1 else np.zeros(n_positions)
+    return entropy.mean(axis=0), standard_error
+
+
+# ---------------------------------------------------------------------------
+# Real text
+
+
+def _stdlib_documents(max_tokens: int) -> list[np.ndarray]:
+    documents, total = [], 0
+    for path in _stdlib_paths():
+        for docstring in _docstrings(path):
+            tokens = encode(docstring + "\n")
+            documents.append(tokens[: max_tokens - total])
+            total += len(documents[-1])
+            if total >= max_tokens:
+                return documents
+    return documents
+
+
+@functools.lru_cache(maxsize=1)
+def _stdlib_paths() -> tuple[Path, ...]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return tuple(
+        path
+        for path in sorted(root.rglob("*.py"))
+        if not _SKIPPED_STDLIB_DIRS.intersection(path.relative_to(root).parts[:-1])
+    )
+
+
+def _docstrings(path: Path) -> list[str]:
+    """Docstrings of a module, its classes and functions, in source order ([] if unparsable)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return []
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    nodes = [n for n in ast.walk(tree) if isinstance(n, kinds)]
+    nodes.sort(key=lambda n: getattr(n, "lineno", 0))
+    docstrings = (ast.get_docstring(n) for n in nodes)
+    return [d for d in docstrings if d and len(d) >= 40]
+
+
+def _file_documents(paths: tuple[str, ...], max_tokens: int) -> list[np.ndarray]:
+    documents, total = [], 0
+    for name in paths:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"paths: cannot read {name!r} as UTF-8 text ({error})") from error
+        paragraphs = [p.strip() + "\n" for p in text.split("\n\n") if p.strip()]
+        if not paragraphs:
+            raise ValueError(f"paths: {name!r} is empty")
+        for paragraph in paragraphs:
+            if total >= max_tokens:
+                return documents
+            documents.append(encode(paragraph)[: max_tokens - total])
+            total += len(documents[-1])
+    return documents
+
+
+# ---------------------------------------------------------------------------
+# Batches
+
+
+def get_batch(
+    tokens: np.ndarray | torch.Tensor,
+    batch_size: int,
+    n_ctx: int,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` random windows of ``n_ctx + 1`` tokens as inputs and next-token targets.
+
+    Returns ``(x, y)``, int64 tensors of shape (batch_size, n_ctx) with
+    ``y[b, t] = tokens[start_b + t + 1]`` and ``x[b, t] = tokens[start_b + t]``; the
+    starts are uniform over the valid offsets, drawn from ``generator``.
+    """
+    batch_size, n_ctx = positive_int("batch_size", batch_size), positive_int("n_ctx", n_ctx)
+    tokens = torch.from_numpy(tokens) if isinstance(tokens, np.ndarray) else tokens
+    if len(tokens) < n_ctx + 1:
+        raise ValueError(f"tokens must hold at least n_ctx + 1 = {n_ctx + 1} tokens, got {len(tokens)}")
+    starts = torch.randint(0, len(tokens) - n_ctx, (batch_size,), generator=generator)
+    return windows(tokens, starts, n_ctx, device)
+
+
+def windows(
+    tokens: np.ndarray | torch.Tensor, starts: torch.Tensor, n_ctx: int, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets (int64, len(starts) x n_ctx) of the windows beginning at ``starts``."""
+    tokens = torch.from_numpy(tokens) if isinstance(tokens, np.ndarray) else tokens
+    window = tokens[starts[:, None] + torch.arange(n_ctx + 1)].long()
+    return window[:, :-1].to(device), window[:, 1:].to(device)

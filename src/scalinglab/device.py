@@ -1,0 +1,66 @@
+"""Choosing a device, and measuring its peak matmul throughput (the denominator of MFU)."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ._checks import one_of, positive_int
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    return hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+
+
+def resolve_device(name: str = "auto") -> str:
+    """``"cpu"``, ``"cuda"`` or ``"mps"``: ``"auto"`` picks CUDA, then MPS, then the CPU.
+
+    Asking for ``"cuda"`` or ``"mps"`` where there is none raises ``ValueError``.
+    """
+    one_of("device", name, DEVICES)
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device='cuda' was asked for, but this machine has no CUDA GPU usable by torch {torch.__version__}"
+        )
+    if name == "mps" and not _mps_available():
+        raise ValueError("device='mps' was asked for, but the Apple MPS backend is not available here")
+    return name
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued work on ``device`` to finish (a no-op on the CPU)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def measure_matmul_flops_per_second(
+    device: str = "auto", *, dtype: torch.dtype = torch.float32, size: int = 2048, repeats: int = 5
+) -> float:
+    """Peak matmul throughput of ``device`` in FLOP/s: the best of ``repeats`` timed products.
+
+    Multiplies two ``size x size`` matrices (``2 size^3`` FLOPs) after a warm-up and
+    returns the fastest rate seen. Use it as the peak in MFU: it is what this machine
+    actually reaches, not a datasheet number.
+    """
+    device = resolve_device(device)
+    size, repeats = positive_int("size", size), positive_int("repeats", repeats)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    inner = 1 if device == "cpu" else 20
+    a @ b
+    synchronize(device)
+    best_seconds = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            a @ b
+        synchronize(device)
+        best_seconds = min(best_seconds, (time.perf_counter() - start) / inner)
+    return 2 * size**3 / best_seconds

@@ -1,0 +1,145 @@
+"""Sweeps: grid files, resume after SIGKILL, a Dask LocalCluster, the table and the CLI."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scalinglab.__main__ import main
+from scalinglab.store import ResultsStore
+from scalinglab.sweep import expand_grid, load_grid, load_table, run_sweep
+
+TINY_GRID = """
+[base]
+tokens = {tokens}
+batch_size = 4
+n_evals = 1
+eval_tokens = 256
+device = "cpu"
+[base.model]
+n_ctx = 16
+n_head = 2
+n_layer = 1
+[base.corpus]
+kind = "zipf"
+n_tokens = 20000
+n_rules = 50
+[axes]
+"model.d_model" = {widths}
+"""
+
+
+def write_grid(tmp_path: Path, widths=(8, 16), tokens=2048) -> Path:
+    path = tmp_path / "grid.toml"
+    path.write_text(TINY_GRID.format(tokens=tokens, widths=list(widths)))
+    return path
+
+
+def test_grid_expands_to_the_product_of_its_axes():
+    spec = {
+        "base": {"tokens": 1000, "model": {"n_ctx": 16}, "corpus": {"kind": "zipf"}},
+        "axes": {
+            "seed": [0, 1, 2],
+            "model": [{"n_layer": 1, "d_model": 8, "n_head": 2}, {"n_layer": 2, "d_model": 16, "n_head": 4}],
+            "corpus.kind": ["zipf", "markov_icl"],
+        },
+    }
+    configs = expand_grid(spec)
+    assert len(configs) == 3 * 2 * 2
+    assert {c.model.d_model for c in configs} == {8, 16}
+    assert {(c.model.n_layer, c.model.d_model) for c in configs} == {(1, 8), (2, 16)}
+    assert all(c.model.n_ctx == 16 for c in configs)
+    assert len({c.config_hash() for c in configs}) == 12
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"base": {"tokens": 10}, "axes": {"sede": [0]}}, "unknown key 'sede'"),
+        ({"base": {"tokens": 10, "model": {"d_modle": 8}}}, "unknown key 'model.d_modle'"),
+        ({"base": {"tokens": 10}, "axes": {"corpus.knd": ["zipf"]}}, "unknown key 'corpus.knd'"),
+        ({"base": {"tokens": 10}, "axes": {"seed": []}}, "axis 'seed' must be a non-empty list"),
+        ({"base": {"tokens": 10}, "axes": {"seed": 3}}, "axis 'seed' must be a non-empty list"),
+        ({"base": {"tokens": "many"}}, "tokens must be a positive integer"),
+        ({"base": {"tokens": 10, "model": {"d_model": "64"}}}, "d_model must be a positive integer"),
+        ({"base": {"tokens": 10}, "runs": {}}, "unknown section 'runs'"),
+    ],
+)
+def test_bad_grids_are_rejected_with_the_key_named(spec, message):
+    with pytest.raises(ValueError, match=message):
+        expand_grid(spec)
+
+
+def test_bad_grid_file_fails_before_any_run(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(TINY_GRID.format(tokens=2048, widths=[8, 16]) + 'lr = ["fast"]\n')
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        load_grid(path)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert not (tmp_path / "out").exists()
+    path.write_text("[base\n")
+    with pytest.raises(ValueError, match="is not valid TOML"):
+        load_grid(path)
+
+
+def test_sweep_records_runs_and_skips_them_on_restart(tmp_path):
+    configs = load_grid(write_grid(tmp_path))
+    first = run_sweep(configs, tmp_path / "store", progress=False)
+    assert len(first.finished) == 2 and not first.failed
+    again = run_sweep(configs, tmp_path / "store", progress=False)
+    assert len(again.skipped) == 2 and not again.finished
+    table = load_table(tmp_path / "store")
+    assert len(table) == 2
+    assert sorted(table.column("d_model")) == [8, 16]
+    assert table.where(d_model=8).column("n_params")[0] < table.where(d_model=16).column("n_params")[0]
+    record = ResultsStore(tmp_path / "store").get(table.rows[0]["run_id"])
+    for key in ("device", "torch_version", "scalinglab_version", "git_commit", "date", "wall_seconds"):
+        assert key in record["provenance"]
+    assert record["config"]["model"]["n_ctx"] == 16
+
+
+def test_show_prints_a_table(tmp_path, capsys):
+    run_sweep(load_grid(write_grid(tmp_path, widths=(8,))), tmp_path / "store", progress=False)
+    assert main(["show", str(tmp_path / "store")]) == 0
+    out = capsys.readouterr().out
+    assert "1 runs" in out and "zipf" in out and "bits/B" in out
+    assert main(["show", str(tmp_path)]) == 2
+
+
+def test_resume_after_sigkill_loses_no_finished_run(tmp_path):
+    grid = write_grid(tmp_path, widths=(8, 12, 16, 20), tokens=12288)
+    store_path = tmp_path / "store"
+    command = [sys.executable, "-m", "scalinglab", "sweep", str(grid), "--out", str(store_path), "--quiet"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((store_path / "runs").glob("*.json")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    survivors = {p.name: p.read_bytes() for p in (store_path / "runs").glob("*.json")}
+    assert 1 <= len(survivors) < 4, "the kill should land while the sweep is still running"
+    ResultsStore(store_path).load()  # every surviving record is whole
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{4 - len(survivors)} finished, {len(survivors)} already recorded, 0 failed" in resumed.stderr
+    for name, content in survivors.items():
+        assert (store_path / "runs" / name).read_bytes() == content  # not re-done
+    assert len(ResultsStore(store_path)) == 4
+
+
+def test_two_run_sweep_on_a_dask_local_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    configs = load_grid(write_grid(tmp_path))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            summary = run_sweep(configs, tmp_path / "store", executor=client.get_executor(),
+                                threads_per_run=1, progress=False)
+            worker_pids = set(client.run(os.getpid).values())
+    assert len(summary.finished) == 2 and not summary.failed
+    assert os.getpid() not in worker_pids
+    assert len(load_table(tmp_path / "store")) == 2

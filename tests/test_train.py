@@ -1,0 +1,197 @@
+"""Tests of scalinglab.train: learning to the entropy floor, determinism, results, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+from scalinglab.data import CorpusConfig, make_corpus
+from scalinglab.model import GPT, GPTConfig, LSTMConfig
+from scalinglab.train import RunResult, TrainConfig, resolve_precision, sample, train
+
+EASY_ZIPF = CorpusConfig(kind="zipf", n_tokens=60_000, n_rules=8, continuation_length=5, noise=0.1, seed=0)
+TINY_MODEL = GPTConfig(n_layer=1, n_head=2, d_model=32, n_ctx=32)
+TINY = TrainConfig(model=TINY_MODEL, corpus=EASY_ZIPF, tokens=8 * 32 * 6, batch_size=8, n_evals=2, eval_tokens=256)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and on a shared 2-core machine two threads
+    can stall each other badly; restore the thread count afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def learned():
+    """A small GPT trained for a few seconds on an easy Zipf-rules corpus, and the model."""
+    config = TrainConfig(
+        model=GPTConfig(n_layer=2, n_head=2, d_model=48, n_ctx=48),
+        corpus=EASY_ZIPF,
+        tokens=200_000,
+        batch_size=16,
+        lr=1e-2,
+        n_evals=4,
+        eval_tokens=8192,
+    )
+    return train(config, return_model=True, peak_flops_per_second=1e10)
+
+
+def test_loss_ends_above_and_close_to_the_entropy_floor(learned):
+    result, _ = learned
+    floor = make_corpus(EASY_ZIPF).entropy_rate_nats
+    assert floor < result.final_val_loss_nats < floor + 0.25
+    assert result.val_loss_nats[0] > result.final_val_loss_nats
+    assert result.final_val_loss_bits_per_byte == pytest.approx(result.final_val_loss_nats / math.log(2))
+    # Late positions know which rule they are in; the first ones do not.
+    per_position = result.val_loss_per_position_nats
+    assert len(per_position) == 48
+    assert sum(per_position[-12:]) / 12 < sum(per_position[:3]) / 3
+
+
+def test_result_records_the_run(learned):
+    result, model = learned
+    assert isinstance(model, GPT) and not model.training
+    assert result.steps == 200_000 // (16 * 48) and result.tokens == result.steps * 16 * 48
+    assert len(result.train_loss_nats) == len(result.train_tokens) == len(result.train_flops) == result.steps
+    assert len(result.val_loss_nats) == len(result.val_tokens) == len(result.val_flops) == 4
+    assert result.val_tokens[-1] == result.tokens and result.train_flops[-1] == result.flops
+    assert result.flops == result.tokens * result.flops_per_token == result.tokens * model.flops_per_token()
+    assert result.n_params == model.n_params(embedding=False) < result.n_params_with_embedding
+    assert result.tokens_per_second > 0 and result.seconds > 0
+    assert result.mfu == pytest.approx(result.flops_per_second / 1e10)
+    assert result.device == "cpu" and result.torch_version == torch.__version__
+
+
+def test_result_round_trips_through_json(learned):
+    result, _ = learned
+    again = RunResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again == result
+
+
+def test_config_round_trips_and_hashes_stably():
+    again = TrainConfig.from_dict(json.loads(json.dumps(TINY.to_dict())))
+    assert again == TINY and again.config_hash() == TINY.config_hash()
+    assert len(TINY.config_hash()) == 64
+    assert dataclasses.replace(TINY, seed=1).config_hash() != TINY.config_hash()
+    assert dataclasses.replace(TINY, device="auto").config_hash() == dataclasses.replace(TINY, device="cpu").config_hash()
+    lstm = dataclasses.replace(TINY, model=LSTMConfig(d_model=16, n_ctx=32), tokens=None, flops=1e9)
+    assert TrainConfig.from_dict(json.loads(json.dumps(lstm.to_dict()))) == lstm
+
+
+def test_seeded_rerun_gives_identical_losses():
+    first, second = train(TINY), train(TINY)
+    assert first.train_loss_nats == second.train_loss_nats
+    assert first.val_loss_nats == second.val_loss_nats
+    assert first.val_loss_per_position_nats == second.val_loss_per_position_nats
+    other = train(dataclasses.replace(TINY, seed=1))
+    assert other.train_loss_nats != first.train_loss_nats
+
+
+def test_flops_budget_becomes_tokens():
+    flops_per_token = GPT(TINY_MODEL).flops_per_token()
+    result = train(dataclasses.replace(TINY, tokens=None, flops=float(flops_per_token * 8 * 32 * 3)))
+    assert result.steps == 3 and result.flops == 3 * 8 * 32 * flops_per_token
+
+
+def test_unique_tokens_repeat_a_small_subset():
+    result = train(dataclasses.replace(TINY, unique_tokens=512))
+    assert result.epochs == pytest.approx(result.tokens / 512)
+    with pytest.raises(ValueError, match="unique_tokens"):
+        train(dataclasses.replace(TINY, unique_tokens=32))
+    with pytest.raises(ValueError, match="unique_tokens"):
+        train(dataclasses.replace(TINY, unique_tokens=10**7))
+
+
+def test_lstm_trains_through_the_same_interface():
+    result = train(dataclasses.replace(TINY, model=LSTMConfig(n_layer=1, d_model=32, n_ctx=32)))
+    assert result.flops_per_token == 6 * result.n_params
+    assert len(result.val_loss_per_position_nats) == 32
+
+
+def test_sample_is_seeded_and_continues_the_prompt(learned):
+    _, model = learned
+    text = sample(model, "ab", 40, temperature=1.0, seed=5)
+    assert text.startswith("ab") and text == sample(model, b"ab", 40, seed=5)
+    greedy = sample(model, "", 60, temperature=0)
+    assert greedy == sample(model, "", 60, temperature=0, seed=9)
+
+
+def test_bf16_precision_runs_on_request():
+    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("auto", "cuda") == "bf16"
+    result = train(dataclasses.replace(TINY, precision="bf16"))
+    assert result.precision == "bf16" and math.isfinite(result.final_val_loss_nats)
+    assert train(TINY).precision == "fp32"
+
+
+def test_compile_falls_back_to_eager_when_it_fails(monkeypatch):
+    def broken_compile(model):
+        def fail(*args, **kwargs):
+            raise RuntimeError("no compiler here")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    result = train(dataclasses.replace(TINY, compile=True))
+    assert not result.compiled
+    assert result.train_loss_nats == train(TINY).train_loss_nats
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ({"tokens": None}, "budget"),
+        ({"flops": 1e9}, "budget"),
+        ({"tokens": 0}, "tokens"),
+        ({"tokens": None, "flops": 0.0}, "flops"),
+        ({"unique_tokens": 0}, "unique_tokens"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"warmup_fraction": 1.0}, "warmup_fraction"),
+        ({"min_lr_fraction": 2.0}, "min_lr_fraction"),
+        ({"weight_decay": -1.0}, "weight_decay"),
+        ({"grad_clip": -1.0}, "grad_clip"),
+        ({"seed": -1}, "seed"),
+        ({"n_evals": 0}, "n_evals"),
+        ({"eval_tokens": 0}, "eval_tokens"),
+        ({"device": "tpu"}, "device"),
+        ({"compile": "yes"}, "compile"),
+        ({"precision": "fp16"}, "precision"),
+        ({"model": {"n_layer": 1}}, "model"),
+        ({"corpus": "zipf"}, "corpus"),
+    ],
+)
+
+def test_train_config_rejects_bad_fields(fields, name):
+    with pytest.raises(ValueError, match=name):
+        dataclasses.replace(TINY, **fields)
+
+
+def test_train_rejects_budgets_and_corpora_too_small():
+    with pytest.raises(ValueError, match="budget"):
+        train(dataclasses.replace(TINY, tokens=8 * 32 - 1))
+    tiny_corpus = CorpusConfig(kind="zipf", n_tokens=200, document_tokens=20, n_rules=4)
+    with pytest.raises(ValueError, match="corpus"):
+        train(dataclasses.replace(TINY, corpus=tiny_corpus, model=GPTConfig(n_layer=1, d_model=32, n_ctx=64)))
+    with pytest.raises(ValueError, match="peak_flops_per_second"):
+        train(TINY, peak_flops_per_second=0.0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_without_it_says_so():
+    with pytest.raises(ValueError, match="cuda"):
+        train(dataclasses.replace(TINY, device="cuda"))
+
+
+def test_sample_rejects_bad_input(learned):
+    _, model = learned
+    with pytest.raises(ValueError, match="n_tokens"):
+        sample(model, "a", 0)
+    with pytest.raises(ValueError, match="temperature"):
+        sample(model, "a", 5, temperature=-1.0)
