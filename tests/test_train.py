@@ -6,12 +6,13 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from scalinglab.data import CorpusConfig, make_corpus
 from scalinglab.model import GPT, GPTConfig, LSTMConfig
-from scalinglab.train import RunResult, TrainConfig, resolve_precision, sample, train
+from scalinglab.train import TRAIN_CURVE_POINTS, RunResult, TrainConfig, checkpoint_steps, resolve_precision, sample, train
 
 EASY_ZIPF = CorpusConfig(kind="zipf", n_tokens=60_000, n_rules=8, continuation_length=5, noise=0.1, seed=0)
 TINY_MODEL = GPTConfig(n_layer=1, n_head=2, d_model=32, n_ctx=32)
@@ -59,7 +60,7 @@ def test_result_records_the_run(learned):
     result, model = learned
     assert isinstance(model, GPT) and not model.training
     assert result.steps == 200_000 // (16 * 48) and result.tokens == result.steps * 16 * 48
-    assert len(result.train_loss_nats) == len(result.train_tokens) == len(result.train_flops) == result.steps
+    assert len(result.train_loss_nats) == len(result.train_tokens) == len(result.train_flops) <= TRAIN_CURVE_POINTS
     assert len(result.val_loss_nats) == len(result.val_tokens) == len(result.val_flops) == 4
     assert result.val_tokens[-1] == result.tokens and result.train_flops[-1] == result.flops
     assert result.flops == result.tokens * result.flops_per_token == result.tokens * model.flops_per_token()
@@ -195,3 +196,20 @@ def test_sample_rejects_bad_input(learned):
         sample(model, "a", 0)
     with pytest.raises(ValueError, match="temperature"):
         sample(model, "a", 5, temperature=-1.0)
+
+
+@pytest.mark.parametrize("spacing", ["log", "linear"])
+def test_checkpoint_steps_end_at_the_last_step_and_are_distinct(spacing):
+    for steps, n_points in [(1, 5), (7, 16), (2000, 16), (2000, 256)]:
+        points = checkpoint_steps(steps, n_points, spacing)
+        assert points[-1] == steps and points[0] >= 1
+        assert len(points) <= n_points and np.all(np.diff(points) > 0)
+    log = checkpoint_steps(10_000, 5, "log")
+    assert log.tolist() == [1, 10, 100, 1000, 10_000] or spacing == "linear"
+
+
+def test_training_curve_is_averaged_into_blocks():
+    result = train(dataclasses.replace(TINY, eval_spacing="linear", n_evals=2))
+    assert len(result.train_loss_nats) == len(result.train_tokens) <= TRAIN_CURVE_POINTS
+    assert result.train_tokens[-1] == result.tokens
+    assert len(result.val_tokens) == 2 and result.val_tokens[-1] == result.tokens

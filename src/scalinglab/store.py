@@ -136,9 +136,10 @@ def _atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w") as file:
-            json.dump(payload, file, indent=1, sort_keys=True)
+            json.dump(payload, file, sort_keys=True, separators=(",", ":"))
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; records are meant to be shared
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -403,3 +403,20 @@ def _row(run_id: str, result: RunResult) -> dict[str, Any]:
         "device": result.device,
     }
 
+
+
+def recorded_store(name: str) -> Path:
+    """The directory of the recorded results store ``results/NAME`` of this repository.
+
+    Looked for in ``results/`` beside the source tree (an editable install or a clone),
+    then in the current directory and its parents; ``ValueError`` names what was searched.
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be the name of a store in results/, got {name!r}")
+    here = Path(__file__).resolve()
+    candidates = [here.parents[2] / "results" / name]
+    candidates += [folder / "results" / name for folder in (Path.cwd(), *Path.cwd().parents)]
+    for candidate in candidates:
+        if (candidate / "store.json").exists():
+            return candidate
+    raise ValueError(f"name: no recorded store results/{name} found (looked in {candidates[0]} and above {Path.cwd()})")

@@ -40,6 +40,11 @@ from .model import GPT, LSTM, GPTConfig, LSTMConfig, ModelConfig, build_model, m
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+EVAL_SPACINGS = ("log", "linear")
+TRAIN_CURVE_POINTS = 256
+"""The training-loss curve of a :class:`RunResult` is averaged into at most this many points."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run. Frozen, hashable, JSON round-trip.
@@ -59,7 +64,9 @@ class TrainConfig:
         weight_decay: AdamW decoupled weight decay on matrices (not biases or norms).
         grad_clip: clip the gradient's global norm to this (0: no clipping).
         seed: seeds initialisation and batches.
-        n_evals: validation evaluations, evenly spaced; the last is at the end.
+        n_evals: validation evaluations (at most; fewer when steps are few), the last at the end.
+        eval_spacing: ``"log"`` (default) spaces them evenly in log(steps), for learning
+            curves on log axes; ``"linear"`` evenly in steps.
         eval_tokens: validation tokens per evaluation (rounded up to whole windows).
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
         compile: ``torch.compile`` the model; ``None`` means on CUDA only (on a
@@ -82,6 +89,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     n_evals: int = 8
+    eval_spacing: str = "log"
     eval_tokens: int = 16_384
     device: str = "auto"
     compile: bool | None = None
@@ -110,6 +118,7 @@ class TrainConfig:
         non_negative_float("grad_clip", self.grad_clip)
         non_negative_int("seed", self.seed)
         positive_int("n_evals", self.n_evals)
+        one_of("eval_spacing", self.eval_spacing, EVAL_SPACINGS)
         positive_int("eval_tokens", self.eval_tokens)
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(map(repr, DEVICES))}, got {self.device!r}")
@@ -147,7 +156,9 @@ class RunResult:
 
     Losses are in nats/token (bits/byte = nats / ln 2, since a token is a byte).
     ``epochs`` is training tokens over the unique training tokens available.
-    ``train_*`` lists have one entry per step, ``val_*`` lists one per evaluation;
+    ``train_*`` lists hold the training loss averaged over blocks of steps (at most
+    :data:`TRAIN_CURVE_POINTS` blocks, log-spaced, each point at its block's last step),
+    ``val_*`` lists one entry per evaluation;
     ``*_tokens`` are training tokens seen so far and ``*_flops`` = tokens x
     ``flops_per_token``. ``tokens_per_second`` and ``flops_per_second`` time the
     training steps after the first (which pays for warm-up and any compilation);
@@ -275,7 +286,7 @@ def train(
 
     tokens_per_second = curves.timed_steps * tokens_per_step / curves.timed_seconds
     flops_per_second = tokens_per_second * flops_per_token
-    train_at = [(s + 1) * tokens_per_step for s in range(steps)]
+    train_at = [step * tokens_per_step for step in curves.train_steps]
     result = RunResult(
         config=config,
         config_hash=config.config_hash(),
@@ -316,6 +327,7 @@ def train(
 class _Curves:
     """What the training loop records."""
 
+    train_steps: list[int]
     train_loss_nats: list[float]
     val_tokens: list[int]
     val_loss_nats: list[float]
@@ -346,8 +358,8 @@ def _run_steps(
     schedule = _Schedule(config.lr, config.lr * config.min_lr_fraction, round(config.warmup_fraction * steps), steps)
     val_tokens = torch.from_numpy(corpus.val_tokens)
     eval_starts = evaluation_starts(corpus, n_ctx, config.eval_tokens)
-    eval_steps = set(np.linspace(0, steps, config.n_evals + 1)[1:].round().astype(int).tolist())
-    step_losses, curves = [], _Curves([], [], [], [], 0, 0.0)
+    eval_steps = set(checkpoint_steps(steps, config.n_evals, config.eval_spacing).tolist())
+    step_losses, curves = [], _Curves([], [], [], [], [], 0, 0.0)
     for step in tqdm(range(steps), disable=not progress, desc="train", unit="step"):
         step_start = time.perf_counter()
         for group in optimizer.param_groups:
@@ -364,8 +376,27 @@ def _run_steps(
             curves.val_loss_nats.append(float(per_position.mean()))
             curves.val_loss_per_position_nats = per_position.tolist()
             model.train()
-    curves.train_loss_nats = torch.stack(step_losses).float().cpu().tolist()
+    losses = torch.stack(step_losses).float().cpu().numpy()
+    block_ends = checkpoint_steps(steps, TRAIN_CURVE_POINTS, "log")
+    block_starts = np.concatenate([[0], block_ends[:-1]])
+    curves.train_steps = block_ends.tolist()
+    curves.train_loss_nats = [float(losses[a:b].mean()) for a, b in zip(block_starts, block_ends)]
     return curves
+
+
+def checkpoint_steps(steps: int, n_points: int, spacing: str) -> np.ndarray:
+    """Up to ``n_points`` distinct step counts in 1..steps, the last being ``steps``.
+
+    ``spacing="log"`` spaces them evenly in log(step) (rounded up, duplicates removed),
+    ``"linear"`` evenly in steps.
+    """
+    steps, n_points = positive_int("steps", steps), positive_int("n_points", n_points)
+    one_of("spacing", spacing, EVAL_SPACINGS)
+    if spacing == "log":
+        points = np.ceil(np.geomspace(1, steps, n_points) - 1e-9)
+    else:
+        points = np.linspace(0, steps, n_points + 1)[1:].round()
+    return np.unique(np.clip(points.astype(int), 1, steps))
 
 
 def _check_corpus_size(corpus: Corpus, n_ctx: int) -> None:
