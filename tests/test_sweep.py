@@ -11,7 +11,7 @@ import pytest
 
 from scalinglab.__main__ import main
 from scalinglab.store import ResultsStore
-from scalinglab.sweep import expand_grid, load_grid, load_table, run_sweep
+from scalinglab.sweep import expand_grid, load_grid, load_table, recorded_store, run_sweep
 
 TINY_GRID = """
 [base]
@@ -143,3 +143,36 @@ def test_two_run_sweep_on_a_dask_local_cluster(tmp_path):
     assert len(summary.finished) == 2 and not summary.failed
     assert os.getpid() not in worker_pids
     assert len(load_table(tmp_path / "store")) == 2
+
+
+def test_recorded_store_finds_the_repository_results_and_names_what_is_missing():
+    for name in ["gpt_zipf", "lstm_zipf", "gpt_stdlib", "lstm_stdlib"]:
+        table = load_table(recorded_store(name))
+        assert len(table) == 7, name
+        assert len(set(table.column("n_params"))) == 7
+        assert all(p["scalinglab_version"] and p["date"] for p in table.provenance)
+    gpt = load_table(recorded_store("gpt_zipf")).column("n_params")
+    assert gpt.max() / gpt.min() >= 30  # the ladder spans at least 30x in N
+    with pytest.raises(ValueError, match="no recorded store results/nonexistent"):
+        recorded_store("nonexistent")
+    with pytest.raises(ValueError, match="name must be"):
+        recorded_store("../etc")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers die with their parent only on Linux")
+def test_process_pool_workers_die_with_a_killed_sweep(tmp_path):
+    grid = write_grid(tmp_path, widths=(8, 12, 16, 20), tokens=12288)
+    command = [sys.executable, "-m", "scalinglab", "sweep", str(grid), "--out", str(tmp_path / "store"),
+               "--executor", "process", "--workers", "2", "--quiet"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    children_file = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(children_file.read_text().split()) < 2:
+        time.sleep(0.05)
+    workers = {int(pid) for pid in children_file.read_text().split()}
+    time.sleep(1.0)  # let the workers start training
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    time.sleep(1.0)
+    running = {pid for pid in workers if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"}
+    assert not running, f"orphaned workers still running: {running}"

@@ -24,13 +24,28 @@ scalinglab: run and inspect sweeps of training runs.
 """
 
 
+def die_with_parent() -> None:
+    """In a worker process: ask Linux to kill this process when its parent dies.
+
+    A sweep killed with SIGKILL cannot stop its process pool; without this its workers
+    would finish their runs as orphans. Elsewhere than Linux this does nothing.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def make_executor(spec: str, workers: int) -> tuple[Executor, int | None]:
     """The executor named by ``--executor``, and the torch threads each run should use."""
     if spec == "local":
         return InProcessExecutor(), None
     if spec == "process":
         threads = max(1, (os.cpu_count() or 1) // workers)
-        return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")), threads
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent)
+        return executor, threads
     if spec.startswith("dask://"):
         try:
             from distributed import Client

@@ -8,12 +8,17 @@ axes labelled with their units.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
+import numpy as np
 import matplotlib.pyplot as plt
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from .train import RunResult
 
 #: Okabe & Ito (2008) palette, safe for the common forms of colour blindness.
 PALETTE: tuple[str, ...] = (
@@ -70,3 +75,34 @@ def loglog(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> A
 def colors(n: int) -> Sequence[str]:
     """The first ``n`` colours of the palette, cycling when ``n`` exceeds its length."""
     return [PALETTE[i % len(PALETTE)] for i in range(n)]
+
+
+def ladder_colors(n: int) -> list[tuple[float, float, float, float]]:
+    """``n`` colours for an ordered ladder of sizes: viridis, dark (small) to light (large).
+
+    Viridis is perceptually uniform and readable with the common colour-vision deficiencies;
+    its yellow end is cut off, which is hard to see on white.
+    """
+    cmap = mpl.colormaps["viridis"]
+    return [cmap(x) for x in np.linspace(0.0, 0.85, n)]
+
+
+def learning_curves(
+    ax: Axes,
+    results: Sequence[RunResult],
+    *,
+    x: str = "tokens",
+    label: str = "N = {n_params:,}",
+    **plot_kwargs: object,
+) -> None:
+    """Validation loss of each run against its training ``"tokens"`` or ``"flops"``, one line a run.
+
+    Runs are coloured by size (non-embedding parameters, ascending) with :func:`ladder_colors`;
+    ``label`` is formatted with the run's ``n_params``.
+    """
+    if x not in ("tokens", "flops"):
+        raise ValueError(f"x must be 'tokens' or 'flops', got {x!r}")
+    ordered = sorted(results, key=lambda r: r.n_params)
+    for color, result in zip(ladder_colors(len(ordered)), ordered):
+        xs = result.val_tokens if x == "tokens" else result.val_flops
+        ax.plot(xs, result.val_loss_nats, color=color, label=label.format(n_params=result.n_params), **plot_kwargs)
