@@ -29,16 +29,6 @@ from scalinglab.data import (
 SMALL_ZIPF = CorpusConfig(kind="zipf", n_tokens=20_000, n_rules=50, seed=3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and on a shared 2-core machine two threads
-    can stall each other badly; restore the thread count afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_encode_decode_round_trip():
     text = "héllo, wörld\n"
     tokens = encode(text)

@@ -11,16 +11,6 @@ from scalinglab import fermi
 from scalinglab.model import GPT, LSTM, GPTConfig, LSTMConfig, build_model, model_config_from_dict
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and on a shared 2-core machine two threads
-    can stall each other badly; restore the thread count afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def exact_gpt_non_embedding_params(n_layer: int, d: int, bias: bool) -> int:
     """Every non-embedding tensor, counted by hand.
 

@@ -170,9 +170,23 @@ def test_process_pool_workers_die_with_a_killed_sweep(tmp_path):
     while time.monotonic() < deadline and len(children_file.read_text().split()) < 2:
         time.sleep(0.05)
     workers = {int(pid) for pid in children_file.read_text().split()}
-    time.sleep(1.0)  # let the workers start training
+
+    def running() -> set[int]:
+        return {pid for pid in workers if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"}
+
+    time.sleep(2.0)  # let the workers start training
+    assert running() == workers, "the workers should be alive and training before the kill"
+    assert process.poll() is None
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     time.sleep(1.0)
-    running = {pid for pid in workers if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"}
-    assert not running, f"orphaned workers still running: {running}"
+    assert not running(), f"orphaned workers still running: {running()}"
+
+
+def test_cli_sweep_on_a_process_pool(tmp_path):
+    grid = write_grid(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "scalinglab", "sweep", str(grid), "--out", str(tmp_path / "store"),
+                           "--executor", "process", "--workers", "2", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "2 finished, 0 already recorded, 0 failed" in done.stderr
+    assert {p["torch_threads"] for p in load_table(tmp_path / "store").provenance} == {max(1, (os.cpu_count() or 1) // 2)}

@@ -19,16 +19,6 @@ TINY_MODEL = GPTConfig(n_layer=1, n_head=2, d_model=32, n_ctx=32)
 TINY = TrainConfig(model=TINY_MODEL, corpus=EASY_ZIPF, tokens=8 * 32 * 6, batch_size=8, n_evals=2, eval_tokens=256)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and on a shared 2-core machine two threads
-    can stall each other badly; restore the thread count afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def learned():
     """A small GPT trained for a few seconds on an easy Zipf-rules corpus, and the model."""
@@ -213,3 +203,23 @@ def test_training_curve_is_averaged_into_blocks():
     assert len(result.train_loss_nats) == len(result.train_tokens) <= TRAIN_CURVE_POINTS
     assert result.train_tokens[-1] == result.tokens
     assert len(result.val_tokens) == 2 and result.val_tokens[-1] == result.tokens
+
+
+def test_a_4_layer_d256_ctx256_model_trains_in_under_2_gb(tmp_path):
+    """Peak resident memory of a child process that trains the chapter's largest CPU model for 3 steps."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource\n"
+        "from scalinglab.data import CorpusConfig\n"
+        "from scalinglab.model import GPTConfig\n"
+        "from scalinglab.train import TrainConfig, train\n"
+        "train(TrainConfig(model=GPTConfig(n_layer=4, n_head=4, d_model=256, n_ctx=256),\n"
+        "                  corpus=CorpusConfig(kind='zipf', n_tokens=200_000), tokens=3 * 16 * 256,\n"
+        "                  batch_size=16, n_evals=1, eval_tokens=4096, device='cpu'))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    peak_kib = int(out.stdout.split()[-1])  # ru_maxrss is in KiB on Linux
+    assert peak_kib * 1024 < 2 * 1024**3

@@ -8,7 +8,7 @@ import sys
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
 
-from .sweep import InProcessExecutor, load_grid, load_table, run_sweep
+from .sweep import InProcessExecutor, die_with_parent, load_grid, load_table, run_sweep
 
 DESCRIPTION = """\
 scalinglab: run and inspect sweeps of training runs.
@@ -22,20 +22,6 @@ scalinglab: run and inspect sweeps of training runs.
   python -m scalinglab show results/NAME
       Print the runs of a results store as a table.
 """
-
-
-def die_with_parent() -> None:
-    """In a worker process: ask Linux to kill this process when its parent dies.
-
-    A sweep killed with SIGKILL cannot stop its process pool; without this its workers
-    would finish their runs as orphans. Elsewhere than Linux this does nothing.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def make_executor(spec: str, workers: int) -> tuple[Executor, int | None]:
