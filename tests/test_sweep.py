@@ -56,6 +56,21 @@ def test_grid_expands_to_the_product_of_its_axes():
     assert len({c.config_hash() for c in configs}) == 12
 
 
+def test_axes_blocks_make_the_union_of_their_products():
+    spec = {
+        "base": {"model": {"n_ctx": 16, "n_head": 2}, "corpus": {"kind": "zipf"}},
+        "axes": [
+            {"flops": [1e9], "model.d_model": [8, 16]},
+            {"flops": [1e10, 1e11], "model.d_model": [16, 32, 64]},
+        ],
+    }
+    configs = expand_grid(spec)
+    assert [(c.flops, c.model.d_model) for c in configs][:3] == [(1e9, 8), (1e9, 16), (1e10, 16)]
+    assert len(configs) == 2 + 6
+    with pytest.raises(ValueError, match="at least one block"):
+        expand_grid({"base": {"tokens": 10}, "axes": []})
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

@@ -14,7 +14,7 @@ A grid file is TOML::
     kind = "zipf"
 
     [axes]                       # the product of these lists is the sweep
-    seed = [0, 1]
+    seed = [0, 1]                # ([[axes]] blocks instead: the union of their products)
     "corpus.kind" = ["zipf", "stdlib"]
     model = [                    # a table value updates the sub-table: a ladder
         {n_layer = 2, d_model = 32, n_head = 2},
@@ -87,14 +87,22 @@ def expand_grid(spec: dict[str, Any], *, source: str = "grid") -> list[TrainConf
 
     Keys of ``axes`` are TrainConfig fields, or dotted paths into ``model`` and ``corpus``
     (``"model.d_model"``); a table value for ``model`` or ``corpus`` updates that sub-table.
+    ``axes`` may also be a list of such tables (``[[axes]]`` blocks in TOML): the sweep is
+    then the union of each block's product, e.g. a different range of sizes per budget.
     """
     unknown = set(spec) - set(GRID_SECTIONS)
     if unknown:
         raise ValueError(f"{source}: unknown section {sorted(unknown)[0]!r}; a grid has {', '.join(GRID_SECTIONS)}")
     base = spec.get("base", {})
     axes = spec.get("axes", {})
-    if not isinstance(base, dict) or not isinstance(axes, dict):
-        raise ValueError(f"{source}: 'base' and 'axes' must be tables")
+    if not isinstance(base, dict):
+        raise ValueError(f"{source}: 'base' must be a table")
+    if isinstance(axes, list):  # [[axes]] blocks: the union of each block's product
+        if not axes:
+            raise ValueError(f"{source}: 'axes' must hold at least one block")
+        return [config for block in axes for config in expand_grid({"base": base, "axes": block}, source=source)]
+    if not isinstance(axes, dict):
+        raise ValueError(f"{source}: 'axes' must be a table or an array of tables")
     for key, values in axes.items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"{source}: axis {key!r} must be a non-empty list, got {values!r}")
