@@ -189,7 +189,8 @@ def test_process_pool_workers_die_with_a_killed_sweep(tmp_path):
     def running() -> set[int]:
         return {pid for pid in workers if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"}
 
-    time.sleep(2.0)  # let the workers start training
+    while time.monotonic() < deadline and not list((tmp_path / "store" / "runs").glob("*.json")):
+        time.sleep(0.05)  # a finished run: the workers are set up and training
     assert running() == workers, "the workers should be alive and training before the kill"
     assert process.poll() is None
     process.send_signal(signal.SIGKILL)
