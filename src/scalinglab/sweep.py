@@ -186,9 +186,7 @@ class InProcessExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # KeyboardInterrupt must stop the sweep, not be stored
-            if not isinstance(error, Exception):
-                raise
+        except Exception as error:  # a KeyboardInterrupt is not stored: it stops the sweep
             future.set_exception(error)
         return future
 
@@ -243,15 +241,23 @@ def run_sweep(
         else:
             pending.setdefault(run_id, config)
     executor = executor or InProcessExecutor()
-    futures = {
-        executor.submit(run_and_record, config.to_dict(), str(store.path), threads_per_run): run_id
-        for run_id, config in pending.items()
-    }
+    store_path = str(store.path)
+    futures: dict[Future, str] = {}
+    if isinstance(executor, InProcessExecutor):  # run lazily, so the progress bar moves run by run
+        completed = (
+            (run_id, executor.submit(run_and_record, config.to_dict(), store_path, threads_per_run))
+            for run_id, config in pending.items()
+        )
+    else:
+        futures = {
+            executor.submit(run_and_record, config.to_dict(), store_path, threads_per_run): run_id
+            for run_id, config in pending.items()
+        }
+        completed = ((futures[future], future) for future in as_completed(futures))
     finished, failed = [], {}
     try:
-        bar = tqdm(as_completed(futures), total=len(configs), initial=len(skipped), disable=not progress, unit="run")
-        for future in bar:
-            run_id = futures[future]
+        bar = tqdm(completed, total=len(pending) + len(skipped), initial=len(skipped), disable=not progress, unit="run")
+        for run_id, future in bar:
             error = future.exception()
             if error is None:
                 finished.append(run_id)
