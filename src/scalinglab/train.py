@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import __version__
 from ._checks import non_negative_float, non_negative_int, one_of, positive_float, positive_int
