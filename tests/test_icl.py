@@ -1,0 +1,310 @@
+"""Tests of scalinglab.icl: per-position loss and its fit, few-shot prompts and scoring, induction heads."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from scalinglab.icl import (
+    DEFAULT_WORDS,
+    TASKS,
+    attention_patterns,
+    evaluate_few_shot,
+    exact_match,
+    fit_position_power_law,
+    greedy_completions,
+    icl_score,
+    loss_per_position,
+    prefix_matching_score,
+    prefix_matching_scores,
+    render_prompt,
+    repeated_random_sequence,
+)
+from scalinglab.model import GPT, LSTM, GPTConfig, LSTMConfig
+from scalinglab.train import sample
+
+TINY = GPTConfig(n_layer=2, n_head=2, d_model=16, n_ctx=64)
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt() -> GPT:
+    torch.manual_seed(0)
+    return GPT(TINY)
+
+
+class FixedAnswer(torch.nn.Module):
+    """A stub language model that writes "c" after any token but "c", and a newline after "c"."""
+
+    def __init__(self, n_ctx: int = 256) -> None:
+        super().__init__()
+        self.config = GPTConfig(n_ctx=n_ctx)
+        self.weight = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        logits = torch.zeros(*idx.shape, 256)
+        is_c = idx == ord("c")
+        logits[..., ord("c")] = (~is_c).float()
+        logits[..., ord("\n")] = is_c.float()
+        return logits, None
+
+
+# ---------------------------------------------------------------------------
+# Loss along the context
+
+
+def test_loss_per_position_is_per_position_deterministic_and_near_uniform_untrained(tiny_gpt):
+    tokens = np.random.default_rng(0).integers(0, 256, 5000).astype(np.uint8)
+    first = loss_per_position(tiny_gpt, tokens, 32, n_windows=8, seed=1, batch_size=4)
+    assert first.shape == (32,)
+    np.testing.assert_array_equal(first, loss_per_position(tiny_gpt, tokens, 32, n_windows=8, seed=1, batch_size=4))
+    np.testing.assert_allclose(first, loss_per_position(tiny_gpt, tokens, 32, n_windows=8, seed=1, batch_size=3))
+    assert not np.array_equal(first, loss_per_position(tiny_gpt, tokens, 32, n_windows=8, seed=2))
+    assert np.all(np.abs(first - math.log(256)) < 0.3)
+
+
+def test_loss_per_position_lets_an_lstm_run_past_its_training_context():
+    torch.manual_seed(0)
+    lstm = LSTM(LSTMConfig(n_layer=1, d_model=8, n_ctx=8))
+    assert loss_per_position(lstm, np.zeros(100, dtype=np.uint8), 16, n_windows=2).shape == (16,)
+
+
+def test_loss_per_position_rejects_bad_input(tiny_gpt):
+    tokens = np.zeros(100, dtype=np.uint8)
+    with pytest.raises(ValueError, match="^n_ctx"):
+        loss_per_position(tiny_gpt, tokens, TINY.n_ctx + 1)
+    with pytest.raises(ValueError, match="^n_ctx"):
+        loss_per_position(tiny_gpt, tokens, 0)
+    with pytest.raises(ValueError, match="^tokens"):
+        loss_per_position(tiny_gpt, tokens[:32], 32)
+    with pytest.raises(ValueError, match="^tokens"):
+        loss_per_position(tiny_gpt, tokens.reshape(10, 10), 4)
+    with pytest.raises(ValueError, match="^n_windows"):
+        loss_per_position(tiny_gpt, tokens, 8, n_windows=0)
+
+
+def _synthetic_curve(n_ctx: int = 128, E: float = 1.5, t0: float = 3.0, alpha: float = 0.5) -> np.ndarray:
+    return E + (t0 / np.arange(1, n_ctx + 1)) ** alpha
+
+
+def test_fit_position_power_law_recovers_a_known_law():
+    for start in (1, 4):
+        fit = fit_position_power_law(_synthetic_curve(), start=start)
+        assert fit.alpha == pytest.approx(0.5, rel=1e-3)
+        assert fit.E == pytest.approx(1.5, rel=1e-3)
+        assert fit.x0 == pytest.approx(3.0, rel=1e-2)
+
+
+@pytest.mark.parametrize("start", [0, -1, 127, 128, 200, 1.5, True])
+def test_fit_position_power_law_rejects_a_start_outside_the_context(start):
+    with pytest.raises(ValueError, match="^start"):
+        fit_position_power_law(_synthetic_curve(), start=start)
+
+
+@pytest.mark.parametrize("curve", [[1.0], [[1.0, 2.0]], [1.0, float("nan"), 2.0]])
+def test_loss_curves_must_be_one_dimensional_and_finite(curve):
+    with pytest.raises(ValueError, match="^loss_per_position"):
+        fit_position_power_law(curve)
+    with pytest.raises(ValueError, match="^loss_per_position"):
+        icl_score(curve)
+
+
+def test_icl_score_is_late_minus_early_loss():
+    curve = _synthetic_curve(512)
+    assert icl_score(curve) == pytest.approx(curve[499] - curve[49])
+    assert icl_score(curve, early=1, late=512) == pytest.approx(curve[-1] - curve[0])
+    assert icl_score(_synthetic_curve(128)) == pytest.approx(_synthetic_curve(128)[124] - _synthetic_curve(128)[11])
+    assert icl_score(_synthetic_curve(2)) < 0
+
+
+@pytest.mark.parametrize(("early", "late", "name"), [(0, 10, "early"), (5, 129, "late"), (10, 10, "late"), (10, 5, "late")])
+def test_icl_score_rejects_positions_outside_the_context(early, late, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        icl_score(_synthetic_curve(128), early=early, late=late)
+
+
+# ---------------------------------------------------------------------------
+# Few-shot tasks
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_prompts_are_deterministic_given_the_seed_and_differ_across_seeds(task):
+    first = render_prompt(task, 5, seed=3, with_description=False)
+    assert first == render_prompt(TASKS[task], 5, seed=3, with_description=False)
+    assert first != render_prompt(task, 5, seed=4, with_description=False)
+
+
+@pytest.mark.parametrize("k", [0, 1, 4])
+def test_prompts_have_k_examples_then_a_query_and_the_description_only_when_asked(k):
+    task = TASKS["reverse"]
+    plain, answer = render_prompt(task, k, seed=0, with_description=False)
+    described, same_answer = render_prompt(task, k, seed=0, with_description=True)
+    assert answer == same_answer and described == f"{task.description}\n{plain}"
+    lines = plain.split("\n")
+    assert len(lines) == k + 1 and task.description not in plain
+    query = lines[-1]
+    assert query.endswith(" -> ") and query[: -len(" -> ")][::-1] == answer
+    for line in lines[:-1]:
+        word, output = line.split(" -> ")
+        assert output == word[::-1] and word in DEFAULT_WORDS
+
+
+def test_each_task_applies_its_rule():
+    examples = {}
+    for name in ("copy", "first_letter", "cipher"):
+        prompt, answer = render_prompt(name, 8, seed=1, with_description=False, vocabulary=("cat", "tact", "act"))
+        examples[name] = [line.split(" -> ") for line in prompt.split("\n")[:-1]] + [[prompt.split("\n")[-1][:-4], answer]]
+    assert all(x == y for x, y in examples["copy"])
+    assert all(y == x[0] for x, y in examples["first_letter"])
+    mapping = {}
+    for x, y in examples["cipher"]:
+        assert len(x) == len(y)
+        for a, b in zip(x, y):
+            assert mapping.setdefault(a, b) == b
+    assert len(set(mapping.values())) == len(mapping) == 3
+
+
+def test_the_cipher_is_drawn_afresh_for_each_prompt():
+    answers = {render_prompt("cipher", 0, seed=s, with_description=False, vocabulary=("cat",))[1] for s in range(5)}
+    assert len(answers) > 1
+
+
+def test_default_words_are_distinct_short_lowercase_words():
+    assert 180 <= len(DEFAULT_WORDS) == len(set(DEFAULT_WORDS))
+    assert all(w.isascii() and w.isalpha() and w.islower() and len(w) <= 6 for w in DEFAULT_WORDS)
+
+
+def test_exact_match_counts_identical_strings_only():
+    assert exact_match(["tac", "god"], ["tac", "god"]) == 1.0
+    assert exact_match(["tac", "go", "x", "Tac"], ["tac", "god", "x ", "tac"]) == 0.25
+    assert exact_match([""], ["a"]) == 0.0
+    with pytest.raises(ValueError, match="^completions"):
+        exact_match(["a"], ["a", "b"])
+    with pytest.raises(ValueError, match="^completions"):
+        exact_match([], [])
+
+
+def test_evaluate_few_shot_scores_a_model_with_a_known_answer():
+    stub = FixedAnswer()
+    right = ("cat", "crocodile", "cup")  # prompts of different lengths, all with answer "c"
+    assert evaluate_few_shot(stub, "first_letter", 3, n_prompts=6, seed=0, with_description=True, vocabulary=right) == 1.0
+    assert evaluate_few_shot(stub, "first_letter", 3, n_prompts=6, seed=0, with_description=False, vocabulary=("dog",)) == 0.0
+    assert evaluate_few_shot(stub, "copy", 2, n_prompts=4, seed=0, with_description=False, vocabulary=("c",)) == 1.0
+    assert evaluate_few_shot(stub, "copy", 2, n_prompts=4, seed=0, with_description=False, vocabulary=("cc",)) == 0.0
+
+
+def test_batched_greedy_completions_match_one_at_a_time_sampling(tiny_gpt):
+    prompts = ["a -> ", "longer prompt -> ", "x"]
+    limits = [3, 5, 4]
+    batched = greedy_completions(tiny_gpt, prompts, limits)
+    for prompt, limit, completion in zip(prompts, limits, batched):
+        alone = sample(tiny_gpt, prompt, limit, temperature=0)[len(prompt) :].split("\n")[0]
+        assert completion == alone
+
+
+def test_evaluate_few_shot_on_an_untrained_gpt_is_an_accuracy(tiny_gpt):
+    accuracy = evaluate_few_shot(tiny_gpt, "reverse", 2, n_prompts=4, seed=0, with_description=False)
+    assert 0.0 <= accuracy <= 1.0
+
+
+def test_few_shot_rejects_bad_input(tiny_gpt):
+    with pytest.raises(ValueError, match="^k"):
+        evaluate_few_shot(tiny_gpt, "reverse", 20, n_prompts=2, seed=0, with_description=False)
+    with pytest.raises(ValueError, match="^k"):
+        render_prompt("reverse", -1, seed=0, with_description=False)
+    with pytest.raises(ValueError, match="^vocabulary"):
+        render_prompt("reverse", 1, seed=0, with_description=False, vocabulary=())
+    with pytest.raises(ValueError, match="^vocabulary"):
+        render_prompt("reverse", 1, seed=0, with_description=False, vocabulary=("Cat",))
+    with pytest.raises(ValueError, match="^task"):
+        render_prompt("anagram", 1, seed=0, with_description=False)
+    with pytest.raises(ValueError, match="^with_description"):
+        render_prompt("reverse", 1, seed=0, with_description="yes")
+    with pytest.raises(ValueError, match="^seed"):
+        render_prompt("reverse", 1, seed=-1, with_description=False)
+    with pytest.raises(ValueError, match="^n_prompts"):
+        evaluate_few_shot(tiny_gpt, "reverse", 1, n_prompts=0, seed=0, with_description=False)
+    with pytest.raises(ValueError, match="^max_new_tokens"):
+        greedy_completions(tiny_gpt, ["a"], [1, 2])
+    with pytest.raises(ValueError, match="^prompts"):
+        greedy_completions(tiny_gpt, [""], [1])
+
+
+# ---------------------------------------------------------------------------
+# Induction heads
+
+
+def test_repeated_random_sequence_repeats_a_seeded_sequence():
+    idx = repeated_random_sequence(10, seed=0, vocab_size=50)
+    assert idx.shape == (1, 20) and idx.dtype == torch.long
+    assert torch.equal(idx[0, :10], idx[0, 10:]) and int(idx.max()) < 50
+    assert torch.equal(idx, repeated_random_sequence(10, seed=0, vocab_size=50))
+    assert not torch.equal(idx, repeated_random_sequence(10, seed=1, vocab_size=50))
+    with pytest.raises(ValueError, match="^length"):
+        repeated_random_sequence(0, seed=0)
+
+
+def test_attention_patterns_are_causal_distributions_that_reproduce_the_attention_output(tiny_gpt):
+    idx = repeated_random_sequence(8, seed=0)
+    outputs = []
+    hook = tiny_gpt.blocks[1].attn.proj.register_forward_hook(lambda m, args, out: outputs.append(args[0]))
+    inputs = []
+    hook_in = tiny_gpt.blocks[1].attn.register_forward_hook(lambda m, args, out: inputs.append(args[0]))
+    tiny_gpt.train()
+    try:
+        patterns = attention_patterns(tiny_gpt, idx)
+    finally:
+        hook.remove()
+        hook_in.remove()
+    assert tiny_gpt.training
+    tiny_gpt.eval()
+    assert patterns.shape == (TINY.n_layer, TINY.n_head, 16, 16)
+    torch.testing.assert_close(patterns.sum(dim=-1), torch.ones(TINY.n_layer, TINY.n_head, 16))
+    assert torch.all(patterns.triu(diagonal=1) == 0)
+    x = inputs[0]
+    _, _, v = tiny_gpt.blocks[1].attn.qkv(x).split(TINY.d_model, dim=2)
+    v = v.view(1, 16, TINY.n_head, -1).transpose(1, 2)
+    y = (patterns[1][None] @ v).transpose(1, 2).reshape(1, 16, TINY.d_model)
+    torch.testing.assert_close(y, outputs[0], atol=1e-6, rtol=1e-5)
+
+
+def test_attention_patterns_reject_bad_input(tiny_gpt):
+    with pytest.raises(ValueError, match="^idx"):
+        attention_patterns(tiny_gpt, torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="^idx"):
+        attention_patterns(tiny_gpt, torch.zeros(1, TINY.n_ctx + 1, dtype=torch.long))
+    with pytest.raises(ValueError, match="^model"):
+        attention_patterns(LSTM(LSTMConfig(n_layer=1, d_model=8)), torch.zeros(1, 4, dtype=torch.long))
+
+
+def test_prefix_matching_score_is_one_for_an_induction_pattern_and_low_for_a_uniform_one():
+    length = 32
+    size = 2 * length
+    induction = np.eye(size)  # first copy: attend to self
+    for i in range(length, size):
+        induction[i] = 0
+        induction[i, i - length + 1] = 1
+    assert prefix_matching_score(induction, length) == 1.0
+    uniform = np.tril(np.ones((size, size))) / np.arange(1, size + 1)[:, None]
+    score = prefix_matching_score(torch.from_numpy(uniform), length)
+    assert score == pytest.approx(np.mean(1 / np.arange(length + 1, size + 1)))
+    assert score < 0.03  # about ln(2) / length
+
+
+def test_prefix_matching_score_rejects_bad_input():
+    with pytest.raises(ValueError, match="^pattern"):
+        prefix_matching_score(np.eye(10), 4)
+    with pytest.raises(ValueError, match="^length"):
+        prefix_matching_score(np.eye(10), 0)
+
+
+def test_prefix_matching_scores_give_one_score_per_head(tiny_gpt):
+    scores = prefix_matching_scores(tiny_gpt, length=16, seed=0)
+    assert scores.shape == (TINY.n_layer, TINY.n_head)
+    assert np.all((scores >= 0) & (scores <= 1))
+    with pytest.raises(ValueError, match="^length"):
+        prefix_matching_scores(tiny_gpt, length=TINY.n_ctx // 2 + 1)
+    with pytest.raises(ValueError, match="^model"):
+        prefix_matching_scores(LSTM(LSTMConfig(n_layer=1, d_model=8)))
