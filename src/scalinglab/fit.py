@@ -50,8 +50,7 @@ def frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
     """
     c = _positive_finite("compute", compute)
     l = _positive_finite("loss", loss)
-    if c.shape != l.shape:
-        raise ValueError(f"compute and loss must have the same length, got {c.size} and {l.size}")
+    _same_length(compute=c, loss=l)
     x, y = np.log(c), np.log(l)
     order = np.lexsort((y, x))  # by compute, ties by loss
     hull: list[int] = []
