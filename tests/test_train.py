@@ -66,6 +66,14 @@ def test_result_round_trips_through_json(learned):
     assert again == result
 
 
+def test_identity_holds_only_fields_that_differ_from_their_defaults():
+    identity = TINY.identity()
+    assert "device" not in identity and "warmup_fraction" not in identity and "n_states" not in identity["corpus"]
+    assert identity["tokens"] == TINY.tokens and identity["model"]["arch"] == "gpt"
+    assert TrainConfig(tokens=1000).identity() == {"tokens": 1000, "model": {"arch": "gpt"}, "corpus": {}}
+    assert TrainConfig(tokens=1000, seed=0).config_hash() == TrainConfig(tokens=1000).config_hash()
+
+
 def test_config_round_trips_and_hashes_stably():
     again = TrainConfig.from_dict(json.loads(json.dumps(TINY.to_dict())))
     assert again == TINY and again.config_hash() == TINY.config_hash()
@@ -73,6 +81,7 @@ def test_config_round_trips_and_hashes_stably():
     assert dataclasses.replace(TINY, seed=1).config_hash() != TINY.config_hash()
     assert dataclasses.replace(TINY, device="auto").config_hash() == dataclasses.replace(TINY, device="cpu").config_hash()
     lstm = dataclasses.replace(TINY, model=LSTMConfig(d_model=16, n_ctx=32), tokens=None, flops=1e9)
+    assert lstm.config_hash() != TINY.config_hash()
     assert TrainConfig.from_dict(json.loads(json.dumps(lstm.to_dict()))) == lstm
 
 

@@ -140,14 +140,42 @@ class TrainConfig:
         return cls(**data)
 
     def config_hash(self) -> str:
-        """sha256 (hex) of the canonical JSON of :meth:`to_dict` without ``device``: the run's identity.
-
-        ``device`` says where a run is made, not what it is, so the same run asked for on
-        ``"auto"`` and on ``"cpu"`` has one identity (its record's provenance says where it ran).
-        """
-        identity = {k: v for k, v in self.to_dict().items() if k != "device"}
-        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        """sha256 (hex) of the canonical JSON of :meth:`identity`: the run's id."""
+        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs the same run: every field that differs from its default.
+
+        ``device`` is left out (it says where a run is made, not what it is: the record's
+        provenance says where it ran), and so is every field still at its default, in
+        this config and in its model and corpus (the model's ``arch`` is always kept).
+        A field added to the package later, with a default, so leaves the ids of the
+        runs recorded before it unchanged.
+        """
+        changed = {k: v for k, v in _changed_fields(self).items() if k not in ("device", "model", "corpus")}
+        return {
+            **changed,
+            "model": {"arch": self.model.arch, **_changed_fields(self.model)},
+            "corpus": _changed_fields(self.corpus),
+        }
+
+
+def _changed_fields(config: Any) -> dict[str, Any]:
+    """The plain-JSON form of a config dataclass's fields that differ from their defaults."""
+    data = config.to_dict()
+    changed = {}
+    for f in dataclasses.fields(config):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            changed[f.name] = data[f.name]
+            continue
+        if getattr(config, f.name) != default:
+            changed[f.name] = data[f.name]
+    return changed
 
 
 @dataclass(frozen=True)
