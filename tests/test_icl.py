@@ -1,4 +1,4 @@
-"""Tests of scalinglab.icl: per-position loss and its fit, few-shot prompts and scoring, induction heads."""
+"""Tests of scalinglab.icl: per-position loss and its fit, few-shot scoring, induction heads."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from scalinglab.icl import (
-    DEFAULT_WORDS,
-    TASKS,
+    REPEAT_ALPHABET,
     attention_patterns,
     evaluate_few_shot,
     exact_match,
@@ -20,7 +19,6 @@ from scalinglab.icl import (
     loss_per_position,
     prefix_matching_score,
     prefix_matching_scores,
-    render_prompt,
     repeated_random_sequence,
 )
 from scalinglab.model import GPT, LSTM, GPTConfig, LSTMConfig
@@ -129,53 +127,6 @@ def test_icl_score_rejects_positions_outside_the_context(early, late, name):
 # Few-shot tasks
 
 
-@pytest.mark.parametrize("task", sorted(TASKS))
-def test_prompts_are_deterministic_given_the_seed_and_differ_across_seeds(task):
-    first = render_prompt(task, 5, seed=3, with_description=False)
-    assert first == render_prompt(TASKS[task], 5, seed=3, with_description=False)
-    assert first != render_prompt(task, 5, seed=4, with_description=False)
-
-
-@pytest.mark.parametrize("k", [0, 1, 4])
-def test_prompts_have_k_examples_then_a_query_and_the_description_only_when_asked(k):
-    task = TASKS["reverse"]
-    plain, answer = render_prompt(task, k, seed=0, with_description=False)
-    described, same_answer = render_prompt(task, k, seed=0, with_description=True)
-    assert answer == same_answer and described == f"{task.description}\n{plain}"
-    lines = plain.split("\n")
-    assert len(lines) == k + 1 and task.description not in plain
-    query = lines[-1]
-    assert query.endswith(" -> ") and query[: -len(" -> ")][::-1] == answer
-    for line in lines[:-1]:
-        word, output = line.split(" -> ")
-        assert output == word[::-1] and word in DEFAULT_WORDS
-
-
-def test_each_task_applies_its_rule():
-    examples = {}
-    for name in ("copy", "first_letter", "cipher"):
-        prompt, answer = render_prompt(name, 8, seed=1, with_description=False, vocabulary=("cat", "tact", "act"))
-        examples[name] = [line.split(" -> ") for line in prompt.split("\n")[:-1]] + [[prompt.split("\n")[-1][:-4], answer]]
-    assert all(x == y for x, y in examples["copy"])
-    assert all(y == x[0] for x, y in examples["first_letter"])
-    mapping = {}
-    for x, y in examples["cipher"]:
-        assert len(x) == len(y)
-        for a, b in zip(x, y):
-            assert mapping.setdefault(a, b) == b
-    assert len(set(mapping.values())) == len(mapping) == 3
-
-
-def test_the_cipher_is_drawn_afresh_for_each_prompt():
-    answers = {render_prompt("cipher", 0, seed=s, with_description=False, vocabulary=("cat",))[1] for s in range(5)}
-    assert len(answers) > 1
-
-
-def test_default_words_are_distinct_short_lowercase_words():
-    assert 180 <= len(DEFAULT_WORDS) == len(set(DEFAULT_WORDS))
-    assert all(w.isascii() and w.isalpha() and w.islower() and len(w) <= 6 for w in DEFAULT_WORDS)
-
-
 def test_exact_match_counts_identical_strings_only():
     assert exact_match(["tac", "god"], ["tac", "god"]) == 1.0
     assert exact_match(["tac", "go", "x", "Tac"], ["tac", "god", "x ", "tac"]) == 0.25
@@ -212,18 +163,8 @@ def test_evaluate_few_shot_on_an_untrained_gpt_is_an_accuracy(tiny_gpt):
 def test_few_shot_rejects_bad_input(tiny_gpt):
     with pytest.raises(ValueError, match="^k"):
         evaluate_few_shot(tiny_gpt, "reverse", 20, n_prompts=2, seed=0, with_description=False)
-    with pytest.raises(ValueError, match="^k"):
-        render_prompt("reverse", -1, seed=0, with_description=False)
-    with pytest.raises(ValueError, match="^vocabulary"):
-        render_prompt("reverse", 1, seed=0, with_description=False, vocabulary=())
-    with pytest.raises(ValueError, match="^vocabulary"):
-        render_prompt("reverse", 1, seed=0, with_description=False, vocabulary=("Cat",))
     with pytest.raises(ValueError, match="^task"):
-        render_prompt("anagram", 1, seed=0, with_description=False)
-    with pytest.raises(ValueError, match="^with_description"):
-        render_prompt("reverse", 1, seed=0, with_description="yes")
-    with pytest.raises(ValueError, match="^seed"):
-        render_prompt("reverse", 1, seed=-1, with_description=False)
+        evaluate_few_shot(tiny_gpt, "anagram", 1, n_prompts=2, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^n_prompts"):
         evaluate_few_shot(tiny_gpt, "reverse", 1, n_prompts=0, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^max_new_tokens"):
@@ -237,13 +178,16 @@ def test_few_shot_rejects_bad_input(tiny_gpt):
 
 
 def test_repeated_random_sequence_repeats_a_seeded_sequence():
-    idx = repeated_random_sequence(10, seed=0, vocab_size=50)
+    idx = repeated_random_sequence(10, seed=0, alphabet=b"xyz")
     assert idx.shape == (1, 20) and idx.dtype == torch.long
-    assert torch.equal(idx[0, :10], idx[0, 10:]) and int(idx.max()) < 50
-    assert torch.equal(idx, repeated_random_sequence(10, seed=0, vocab_size=50))
-    assert not torch.equal(idx, repeated_random_sequence(10, seed=1, vocab_size=50))
+    assert torch.equal(idx[0, :10], idx[0, 10:]) and set(idx[0].tolist()) <= set(b"xyz")
+    assert torch.equal(idx, repeated_random_sequence(10, seed=0, alphabet=b"xyz"))
+    assert not torch.equal(idx, repeated_random_sequence(10, seed=1, alphabet=b"xyz"))
+    assert set(repeated_random_sequence(100, seed=0)[0].tolist()) <= set(REPEAT_ALPHABET)
     with pytest.raises(ValueError, match="^length"):
         repeated_random_sequence(0, seed=0)
+    with pytest.raises(ValueError, match="^alphabet"):
+        repeated_random_sequence(4, seed=0, alphabet=b"")
 
 
 def test_attention_patterns_are_causal_distributions_that_reproduce_the_attention_output(tiny_gpt):

@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from scalinglab.data import CorpusConfig, make_corpus
+from scalinglab.icl import icl_score, prefix_matching_scores
+from scalinglab.tasks import TASKS
 from scalinglab.model import GPT, GPTConfig, LSTMConfig
 from scalinglab.train import TRAIN_CURVE_POINTS, RunResult, TrainConfig, checkpoint_steps, resolve_precision, sample, train
 
@@ -66,6 +68,34 @@ def test_result_round_trips_through_json(learned):
     assert again == result
 
 
+def test_each_evaluation_records_the_icl_score_and_the_best_prefix_matching_head(learned):
+    result, model = learned
+    assert len(result.val_icl_score_nats) == len(result.val_prefix_matching) == 4
+    per_position = np.array(result.val_loss_per_position_nats)
+    assert result.val_icl_score_nats[-1] == pytest.approx(icl_score(per_position))
+    assert result.val_prefix_matching[-1] == pytest.approx(float(prefix_matching_scores(model, length=24).max()))
+    assert all(0 <= score <= 1 for score in result.val_prefix_matching)
+    assert result.probes == {}
+
+
+def test_records_made_before_the_induction_fields_existed_still_load(learned):
+    result, _ = learned
+    old = {k: v for k, v in result.to_dict().items() if k not in ("val_icl_score_nats", "val_prefix_matching", "probes")}
+    again = RunResult.from_dict(json.loads(json.dumps(old)))
+    assert again.val_icl_score_nats == [] and again.val_prefix_matching == [] and again.probes == {}
+
+
+def test_the_few_shot_probe_records_a_table_in_the_result():
+    config = dataclasses.replace(
+        TINY, model=GPTConfig(n_layer=1, n_head=2, d_model=16, n_ctx=320), probes=["few_shot"], tokens=320 * 8
+    )
+    assert config.probes == ("few_shot",) and config.to_dict()["probes"] == ["few_shot"]
+    table = train(config).probes["few_shot"]
+    assert table["ks"] == [0, 1, 2, 4, 8, 16] and sorted(table["accuracy"]) == sorted(TASKS)
+    for by_description in table["accuracy"].values():
+        assert all(len(acc) == 6 and all(0 <= a <= 1 for a in acc) for acc in by_description.values())
+
+
 def test_identity_holds_only_fields_that_differ_from_their_defaults():
     identity = TINY.identity()
     assert "device" not in identity and "warmup_fraction" not in identity and "n_states" not in identity["corpus"]
@@ -112,6 +142,7 @@ def test_unique_tokens_repeat_a_small_subset():
 def test_lstm_trains_through_the_same_interface():
     result = train(dataclasses.replace(TINY, model=LSTMConfig(n_layer=1, d_model=32, n_ctx=32)))
     assert result.flops_per_token == 6 * result.n_params
+    assert len(result.val_icl_score_nats) == 2 and result.val_prefix_matching == []
     assert len(result.val_loss_per_position_nats) == 32
 
 
@@ -165,6 +196,8 @@ def test_compile_falls_back_to_eager_when_it_fails(monkeypatch):
         ({"precision": "fp16"}, "precision"),
         ({"model": {"n_layer": 1}}, "model"),
         ({"corpus": "zipf"}, "corpus"),
+        ({"probes": ["induction"]}, "probes"),
+        ({"probes": "few_shot"}, "probes"),
     ],
 )
 

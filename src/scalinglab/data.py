@@ -28,6 +28,13 @@ The kinds of corpus (``CorpusConfig.kind``):
     that document (rows from a symmetric Dirichlet(``concentration``)), so a model can
     only predict by learning the table from the context. The Bayes-optimal loss at
     each position is :func:`bayes_optimal_loss_per_position`.
+``"fewshot"``
+    Few-shot task demonstrations (:func:`scalinglab.tasks.task_document`): each
+    document is a newline, with probability 1/2 a one-line task description, then
+    ``word -> answer`` lines of one task (copy, reverse, first letter, or a letter
+    cipher drawn per document) on the training words, up to ``document_tokens``
+    bytes. A model trained on it can be asked the same tasks in context, on held-out
+    words (:func:`scalinglab.icl.few_shot_table`).
 ``"stdlib"``
     Real English: the docstrings of the Python standard library on this machine
     (modules, classes and functions, read with :mod:`ast` from sorted paths), one
@@ -54,9 +61,10 @@ import numpy as np
 import torch
 
 from ._checks import fraction, non_negative_float, non_negative_int, one_of, positive_float, positive_int
+from .tasks import task_document
 
 VOCAB_SIZE = 256
-KINDS = ("zipf", "markov_icl", "stdlib", "files")
+KINDS = ("zipf", "markov_icl", "fewshot", "stdlib", "files")
 MAX_TEXT_TOKENS = 8_000_000
 """Upper bound on ``n_tokens`` for the real-text kinds, to keep them a few MB."""
 
@@ -102,7 +110,8 @@ class CorpusConfig:
         n_rules, zipf_exponent, continuation_length, noise: the ``"zipf"`` source.
         n_states, concentration: the ``"markov_icl"`` source.
         document_tokens: tokens per document of the synthetic kinds (``"zipf"``
-            rounds it down to whole segments, at least one).
+            rounds it down to whole segments, at least one; ``"fewshot"`` fills each
+            document with whole example lines up to it).
         paths: the text files of the ``"files"`` kind.
     """
 
@@ -222,6 +231,8 @@ def _make_corpus_cached(config: CorpusConfig) -> Corpus:
         documents, name, entropy = _zipf_documents(config), "Zipf rules", zipf_entropy_rate_nats(config)
     elif config.kind == "markov_icl":
         documents, name, entropy = _markov_icl_documents(config), "in-context Markov chains", None
+    elif config.kind == "fewshot":
+        documents, name, entropy = _fewshot_documents(config), "few-shot task demonstrations", None
     elif config.kind == "stdlib":
         documents, name, entropy = _stdlib_documents(config.n_tokens), "Python standard library docstrings", None
     else:
@@ -428,6 +439,19 @@ def bayes_optimal_loss_per_position(
     entropy = -(predictive * np.log(predictive)).sum(axis=-1)
     standard_error = entropy.std(axis=0, ddof=1) / math.sqrt(n_samples) if n_samples > 1 else np.zeros(n_positions)
     return entropy.mean(axis=0), standard_error
+
+
+# ---------------------------------------------------------------------------
+# Few-shot task demonstrations
+
+
+def _fewshot_documents(config: CorpusConfig) -> list[np.ndarray]:
+    rng = np.random.default_rng([config.seed, 3])
+    documents, total = [], 0
+    while total < config.n_tokens:
+        documents.append(encode(task_document(rng, config.document_tokens)))
+        total += len(documents[-1])
+    return documents
 
 
 # ---------------------------------------------------------------------------

@@ -12,15 +12,10 @@ which :func:`fit_position_power_law` fits. :func:`icl_score` is Olsson et al.'s
 (2022) one-number summary: loss late in the context minus loss early in it (they
 use token 500 minus token 50); the more negative, the more the context helps.
 
-**Few-shot tasks.** In the spirit of GPT-3's word-scrambling tasks (Brown et al.
-2020), :func:`render_prompt` writes ``k`` worked examples and a query::
-
-    Reverse the letters of each word.      <- only with with_description=True
-    cat -> tac
-    dog -> god
-    sun ->                                 <- the model should write "nus\\n"
-
-and :func:`evaluate_few_shot` scores the model's greedy completions by exact match.
+**Few-shot tasks.** :func:`evaluate_few_shot` scores a model's greedy completions of
+the k-shot prompts of :mod:`scalinglab.tasks` by exact match, and
+:func:`few_shot_table` does so for every task, several k, with and without the task's
+description.
 
 **Induction heads.** On a random sequence repeated twice, an induction head at
 position i of the second copy attends to the token *after* the previous occurrence
@@ -31,8 +26,7 @@ of the current token, j = i - length + 1, and copies it (Olsson et al. 2022).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -41,6 +35,7 @@ from ._checks import non_negative_int, positive_int
 from .data import encode, decode
 from .fit import PowerLawFit, fit_power_law
 from .model import GPT, LSTM
+from .tasks import DEFAULT_WORDS, EVALUATION_WORDS, TASK_NAMES, FewShotTask, render_prompt
 from .train import evaluate
 
 # ---------------------------------------------------------------------------
@@ -125,128 +120,7 @@ def icl_score(loss_per_position: np.ndarray, *, early: int | None = None, late: 
 
 
 # ---------------------------------------------------------------------------
-# Few-shot tasks
-
-DEFAULT_WORDS: tuple[str, ...] = (
-    "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her",
-    "was", "one", "our", "out", "day", "get", "has", "him", "his", "how", "man", "new",
-    "now", "old", "see", "two", "way", "who", "boy", "did", "its", "let", "put", "say",
-    "she", "too", "use", "cat", "dog", "sun", "red", "big", "top", "box", "cup", "hat",
-    "pen", "bed", "car", "bus", "map", "egg", "leg", "arm", "eye", "ear", "sky", "sea",
-    "tree", "book", "fish", "bird", "milk", "door", "hand", "road", "rain", "snow", "wind",
-    "fire", "star", "moon", "ship", "boat", "lake", "hill", "farm", "king", "song", "game",
-    "ball", "bell", "cake", "coat", "desk", "duck", "face", "food", "gold", "home", "lamp",
-    "leaf", "line", "lion", "nose", "park", "ring", "rock", "salt", "seed", "shoe", "sock",
-    "wall", "word", "work", "year", "time", "city", "blue", "cold", "dark", "fast", "good",
-    "hard", "kind", "long", "near", "open", "rich", "safe", "slow", "soft", "tall", "warm",
-    "wide", "wild", "bread", "chair", "clock", "cloud", "dream", "earth", "field", "fruit",
-    "glass", "grass", "heart", "horse", "house", "light", "money", "mouse", "music", "night",
-    "ocean", "paper", "plant", "river", "sheep", "smile", "stone", "story", "table", "tiger",
-    "train", "water", "world", "apple", "beach", "black", "brown", "green", "happy", "large",
-    "quick", "quiet", "round", "sharp", "small", "sweet", "thick", "white", "young", "friend",
-    "garden", "window", "mother", "father", "sister", "summer", "winter", "school", "market",
-    "forest", "bridge", "flower", "letter", "number", "pencil", "rabbit", "silver", "street",
-    "animal", "bottle", "button", "candle", "carpet", "circle", "dinner", "doctor", "family",
-    "finger", "island", "jacket", "kitten", "ladder", "monkey", "orange", "people", "planet",
-    "pocket", "castle", "rocket",
-)
-"""About 200 common short English words (lowercase ASCII letters), the default vocabulary."""
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-Rule = Callable[[Sequence[str], np.random.Generator], list[str]]
-
-
-def _copy(words: Sequence[str], rng: np.random.Generator) -> list[str]:
-    return list(words)
-
-
-def _reverse(words: Sequence[str], rng: np.random.Generator) -> list[str]:
-    return [word[::-1] for word in words]
-
-
-def _first_letter(words: Sequence[str], rng: np.random.Generator) -> list[str]:
-    return [word[0] for word in words]
-
-
-def _cipher(words: Sequence[str], rng: np.random.Generator) -> list[str]:
-    """A letter substitution drawn afresh per prompt: a random permutation of a-z."""
-    table = str.maketrans(_LETTERS, "".join(rng.permutation(list(_LETTERS))))
-    return [word.translate(table) for word in words]
-
-
-@dataclass(frozen=True)
-class FewShotTask:
-    """A word-to-word task, learnable in context from ``input -> output`` examples.
-
-    Attributes:
-        name: key in :data:`TASKS`.
-        description: the one-line instruction that can head a prompt.
-        rule: maps the prompt's input words to their outputs, given the prompt's random
-            generator (for tasks with per-prompt state, such as a cipher).
-    """
-
-    name: str
-    description: str
-    rule: Rule = field(repr=False)
-
-
-TASKS: dict[str, FewShotTask] = {
-    task.name: task
-    for task in (
-        FewShotTask("copy", "Repeat each word.", _copy),
-        FewShotTask("reverse", "Reverse the letters of each word.", _reverse),
-        FewShotTask("first_letter", "Write the first letter of each word.", _first_letter),
-        FewShotTask("cipher", "Replace every letter by its partner in a secret code.", _cipher),
-    )
-}
-"""The few-shot tasks by name: "copy" (cat -> cat), "reverse" (cat -> tac),
-"first_letter" (cat -> c), "cipher" (cat -> qxm, a letter substitution drawn afresh
-per prompt, which the model can only infer from the examples; a query letter that no
-example shows cannot be inferred, so its ceiling rises with k)."""
-
-
-def _task(task: FewShotTask | str) -> FewShotTask:
-    if isinstance(task, FewShotTask):
-        return task
-    if task not in TASKS:
-        raise ValueError(f"task must be a FewShotTask or one of {', '.join(map(repr, TASKS))}, got {task!r}")
-    return TASKS[task]
-
-
-def _vocabulary(vocabulary: Sequence[str]) -> tuple[str, ...]:
-    words = tuple(vocabulary)
-    if not words or not all(isinstance(w, str) and w.isascii() and w.isalpha() and w.islower() for w in words):
-        raise ValueError("vocabulary must be a non-empty sequence of lowercase ASCII words (letters a-z only)")
-    return words
-
-
-def render_prompt(
-    task: FewShotTask | str,
-    k: int,
-    *,
-    seed: int,
-    with_description: bool,
-    vocabulary: Sequence[str] = DEFAULT_WORDS,
-) -> tuple[str, str]:
-    """A ``k``-shot prompt for ``task`` and its answer, deterministic given ``seed``.
-
-    The prompt is the task's description and a newline (only if ``with_description``),
-    ``k`` lines ``"{input} -> {output}\\n"``, then the query ``"{input} -> "``; the
-    answer is the query's output (without the newline that should follow it). The
-    k + 1 input words are drawn from ``vocabulary`` without replacement when it has
-    enough words, with replacement otherwise.
-    """
-    task, k, vocabulary = _task(task), non_negative_int("k", k), _vocabulary(vocabulary)
-    if not isinstance(with_description, bool):
-        raise ValueError(f"with_description must be True or False, got {with_description!r}")
-    rng = np.random.default_rng(non_negative_int("seed", seed))
-    chosen = rng.choice(len(vocabulary), size=k + 1, replace=k + 1 > len(vocabulary))
-    inputs = [vocabulary[i] for i in chosen]
-    outputs = task.rule(inputs, rng)
-    header = f"{task.description}\n" if with_description else ""
-    examples = "".join(f"{x} -> {y}\n" for x, y in zip(inputs[:-1], outputs[:-1]))
-    return f"{header}{examples}{inputs[-1]} -> ", outputs[-1]
+# Few-shot evaluation
 
 
 def exact_match(completions: Sequence[str], answers: Sequence[str]) -> float:
@@ -324,15 +198,62 @@ def evaluate_few_shot(
     return exact_match(completions, answers)
 
 
+FEW_SHOT_KS: tuple[int, ...] = (0, 1, 2, 4, 8, 16)
+"""The numbers of in-context examples that :func:`few_shot_table` tries by default."""
+
+
+def few_shot_table(
+    model: GPT | LSTM,
+    *,
+    ks: Sequence[int] = FEW_SHOT_KS,
+    tasks: Sequence[str] = TASK_NAMES,
+    n_prompts: int = 50,
+    seed: int = 0,
+    vocabulary: Sequence[str] = EVALUATION_WORDS,
+) -> dict[str, object]:
+    """Exact-match accuracy for every task and k, with and without the task description.
+
+    Returns plain JSON: ``{"ks": [...], "n_prompts": n, "seed": s, "accuracy": {task:
+    {"with_description": [one accuracy per k], "without_description": [...]}}}``, each
+    accuracy from :func:`evaluate_few_shot` on ``n_prompts`` prompts over
+    ``vocabulary`` (by default the held-out words, which no ``"fewshot"`` training
+    document uses). The same prompt seeds serve every k, task and description.
+    """
+    ks = [non_negative_int("ks", k) for k in ks]
+    if not ks or not tasks:
+        raise ValueError("ks and tasks must each hold at least one entry")
+    accuracy = {
+        task: {
+            f"{'with' if described else 'without'}_description": [
+                evaluate_few_shot(
+                    model, task, k, n_prompts=n_prompts, seed=seed, with_description=described, vocabulary=vocabulary
+                )
+                for k in ks
+            ]
+            for described in (True, False)
+        }
+        for task in tasks
+    }
+    return {"ks": ks, "n_prompts": n_prompts, "seed": seed, "accuracy": accuracy}
+
+
 # ---------------------------------------------------------------------------
 # Induction heads
 
 
-def repeated_random_sequence(length: int, *, seed: int, vocab_size: int = 256) -> torch.Tensor:
-    """``length`` uniformly random tokens, then the same tokens again: int64, shape (1, 2 length)."""
-    length, vocab_size = positive_int("length", length), positive_int("vocab_size", vocab_size)
+REPEAT_ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+"""The bytes a repeated random sequence is drawn from: letters and digits, which every
+text corpus here contains (a byte the model never saw in training has an untrained
+embedding, and would test that rather than induction)."""
+
+
+def repeated_random_sequence(length: int, *, seed: int, alphabet: bytes = REPEAT_ALPHABET) -> torch.Tensor:
+    """``length`` tokens drawn uniformly from ``alphabet``, then the same again: int64, shape (1, 2 length)."""
+    length = positive_int("length", length)
+    if not isinstance(alphabet, bytes) or not alphabet:
+        raise ValueError(f"alphabet must be non-empty bytes, got {alphabet!r}")
     generator = torch.Generator().manual_seed(non_negative_int("seed", seed))
-    half = torch.randint(0, vocab_size, (length,), generator=generator)
+    half = torch.tensor(list(alphabet))[torch.randint(0, len(alphabet), (length,), generator=generator)]
     return torch.cat([half, half])[None]
 
 
@@ -391,17 +312,19 @@ def prefix_matching_score(pattern: torch.Tensor | np.ndarray, length: int) -> fl
     return float(pattern[rows, rows - length + 1].mean())
 
 
-def prefix_matching_scores(model: GPT, *, length: int = 32, seed: int = 0) -> np.ndarray:
+def prefix_matching_scores(
+    model: GPT, *, length: int = 32, seed: int = 0, alphabet: bytes = REPEAT_ALPHABET
+) -> np.ndarray:
     """:func:`prefix_matching_score` of every head, shape (n_layer, n_head), on one repeated random sequence.
 
-    The sequence is ``repeated_random_sequence(length, seed=seed)`` over the model's
-    vocabulary; it needs 2 length <= n_ctx.
+    The sequence is ``repeated_random_sequence(length, seed=seed, alphabet=alphabet)``;
+    it needs 2 length <= n_ctx.
     """
     length = positive_int("length", length)
     if not isinstance(model, GPT):
         raise ValueError(f"model must be a GPT (an LSTM has no attention), got {type(model).__name__}")
     if 2 * length > model.config.n_ctx:
         raise ValueError(f"length must be at most n_ctx / 2 = {model.config.n_ctx // 2}, got {length}")
-    idx = repeated_random_sequence(length, seed=seed, vocab_size=model.config.vocab_size)
+    idx = repeated_random_sequence(length, seed=seed, alphabet=alphabet)
     patterns = attention_patterns(model, idx).numpy()
     return np.array([[prefix_matching_score(head, length) for head in layer] for layer in patterns])

@@ -38,6 +38,7 @@ from .device import DEVICES, resolve_device, synchronize
 from .model import GPT, LSTM, GPTConfig, LSTMConfig, ModelConfig, build_model, model_config_from_dict
 
 PRECISIONS = ("auto", "fp32", "bf16")
+PROBES = ("few_shot",)
 
 
 EVAL_SPACINGS = ("log", "linear")
@@ -74,6 +75,9 @@ class TrainConfig:
         precision: ``"auto"`` (bf16 autocast on CUDA, fp32 elsewhere), ``"fp32"``, or
             ``"bf16"`` (autocast: matmuls in bfloat16, about twice as fast on CPUs
             with native bf16 such as AVX512-BF16 or AMX, and slow on CPUs without).
+        probes: measurements of the trained model recorded in ``RunResult.probes``,
+            by name: ``"few_shot"`` is :func:`scalinglab.icl.few_shot_table` with its
+            defaults (every task at k = 0, 1, 2, 4, 8, 16 on held-out words).
     """
 
     model: ModelConfig = field(default_factory=GPTConfig)
@@ -94,6 +98,7 @@ class TrainConfig:
     device: str = "auto"
     compile: bool | None = None
     precision: str = "auto"
+    probes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, (GPTConfig, LSTMConfig)):
@@ -125,11 +130,16 @@ class TrainConfig:
         if self.compile not in (None, True, False):
             raise ValueError(f"compile must be True, False or None, got {self.compile!r}")
         one_of("precision", self.precision, PRECISIONS)
+        if isinstance(self.probes, str) or not all(isinstance(p, str) for p in self.probes):
+            raise ValueError(f"probes must be a list of probe names, got {self.probes!r}")
+        object.__setattr__(self, "probes", tuple(self.probes))
+        for probe in self.probes:
+            one_of("probes", probe, PROBES)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (nested model and corpus dicts)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return {**data, "model": self.model.to_dict(), "corpus": self.corpus.to_dict()}
+        return {**data, "model": self.model.to_dict(), "corpus": self.corpus.to_dict(), "probes": list(self.probes)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -191,6 +201,13 @@ class RunResult:
     ``flops_per_token``. ``tokens_per_second`` and ``flops_per_second`` time the
     training steps after the first (which pays for warm-up and any compilation);
     ``mfu = flops_per_second / peak_flops_per_second`` when a peak was given.
+    At each evaluation, ``val_icl_score_nats`` holds Olsson et al.'s in-context learning
+    score of the per-position loss (:func:`scalinglab.icl.icl_score`; ``None`` when
+    n_ctx < 2) and, for a GPT, ``val_prefix_matching`` the largest prefix-matching score
+    of any head (:func:`scalinglab.icl.prefix_matching_scores` on 2 x min(32, n_ctx/2)
+    tokens): together they show induction heads forming. ``probes`` holds what the
+    config's probes measured at the end. Records made before these fields existed load
+    with them empty.
     """
 
     config: TrainConfig
@@ -223,6 +240,9 @@ class RunResult:
     scalinglab_version: str
     python_version: str
     created: str
+    val_icl_score_nats: list[float | None] = field(default_factory=list)
+    val_prefix_matching: list[float] = field(default_factory=list)
+    probes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -331,6 +351,9 @@ def train(
         final_val_loss_nats=curves.val_loss_nats[-1],
         final_val_loss_bits_per_byte=curves.val_loss_nats[-1] / math.log(2),
         val_loss_per_position_nats=curves.val_loss_per_position_nats,
+        val_icl_score_nats=curves.val_icl_score_nats,
+        val_prefix_matching=curves.val_prefix_matching,
+        probes=_run_probes(model, config.probes),
         n_params=model.n_params(embedding=False),
         n_params_with_embedding=model.n_params(embedding=True),
         flops_per_token=flops_per_token,
@@ -360,6 +383,8 @@ class _Curves:
     val_tokens: list[int]
     val_loss_nats: list[float]
     val_loss_per_position_nats: list[float]
+    val_icl_score_nats: list[float | None]
+    val_prefix_matching: list[float]
     timed_steps: int
     timed_seconds: float
 
@@ -387,7 +412,7 @@ def _run_steps(
     val_tokens = torch.from_numpy(corpus.val_tokens)
     eval_starts = evaluation_starts(corpus, n_ctx, config.eval_tokens)
     eval_steps = set(checkpoint_steps(steps, config.n_evals, config.eval_spacing).tolist())
-    step_losses, curves = [], _Curves([], [], [], [], [], 0, 0.0)
+    step_losses, curves = [], _Curves([], [], [], [], [], [], [], 0, 0.0)
     for step in tqdm(range(steps), disable=not progress, desc="train", unit="step"):
         step_start = time.perf_counter()
         for group in optimizer.param_groups:
@@ -403,6 +428,7 @@ def _run_steps(
             curves.val_tokens.append((step + 1) * batch_size * n_ctx)
             curves.val_loss_nats.append(float(per_position.mean()))
             curves.val_loss_per_position_nats = per_position.tolist()
+            _record_induction(model, per_position, curves)
             model.train()
     losses = torch.stack(step_losses).float().cpu().numpy()
     block_ends = checkpoint_steps(steps, TRAIN_CURVE_POINTS, "log")
@@ -410,6 +436,26 @@ def _run_steps(
     curves.train_steps = block_ends.tolist()
     curves.train_loss_nats = [float(losses[a:b].mean()) for a, b in zip(block_starts, block_ends)]
     return curves
+
+
+def _record_induction(model: GPT | LSTM, per_position: np.ndarray, curves: _Curves) -> None:
+    """Append the ICL score and (for a GPT) the largest prefix-matching score to ``curves``."""
+    from .icl import icl_score, prefix_matching_scores  # icl builds on this module's evaluate()
+
+    n_ctx = len(per_position)
+    curves.val_icl_score_nats.append(icl_score(per_position) if n_ctx >= 2 else None)
+    if isinstance(model, GPT) and n_ctx >= 4:
+        curves.val_prefix_matching.append(float(prefix_matching_scores(model, length=min(32, n_ctx // 2)).max()))
+
+
+def _run_probes(model: GPT | LSTM, probes: tuple[str, ...]) -> dict[str, Any]:
+    """What each probe named in ``probes`` measures on the trained model (see :class:`TrainConfig`)."""
+    from .icl import few_shot_table  # icl builds on this module's evaluate()
+
+    measured: dict[str, Any] = {}
+    if "few_shot" in probes:
+        measured["few_shot"] = few_shot_table(model)
+    return measured
 
 
 def checkpoint_steps(steps: int, n_points: int, spacing: str) -> np.ndarray:
