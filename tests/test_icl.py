@@ -11,6 +11,8 @@ import torch
 from scalinglab.icl import (
     REPEAT_ALPHABET,
     attention_patterns,
+    binned_along_context,
+    context_plateau,
     evaluate_few_shot,
     exact_match,
     fit_position_power_law,
@@ -252,3 +254,27 @@ def test_prefix_matching_scores_give_one_score_per_head(tiny_gpt):
         prefix_matching_scores(tiny_gpt, length=TINY.n_ctx // 2 + 1)
     with pytest.raises(ValueError, match="^model"):
         prefix_matching_scores(LSTM(LSTMConfig(n_layer=1, d_model=8)))
+
+
+# ---------------------------------------------------------------------------
+# Binning along the context and where the context stops helping
+
+
+def test_binned_along_context_averages_log_spaced_bins_covering_every_position():
+    curve = np.arange(1.0, 257.0)
+    centres, means = binned_along_context(curve, n_bins=8)
+    assert np.all(np.diff(centres) > 0) and centres[0] == 1 and centres[-1] < 256
+    # A linear curve's bin mean is the midpoint of the bin, at least the geometric centre.
+    assert means[0] == 1.0 and np.all(means >= centres - 1e-9) and means[-1] < 256
+
+
+def test_context_plateau_finds_where_a_curve_flattens():
+    positions = np.arange(1, 257)
+    flat_after_100 = np.where(positions < 100, 2.0 - positions / 100, 1.0)
+    plateau = context_plateau(flat_after_100, tolerance_nats=0.02)
+    assert 80 <= plateau <= 110
+    still_falling = 1.0 + positions**-0.3
+    assert context_plateau(still_falling, tolerance_nats=0.02) > 150
+    assert context_plateau(np.ones(256)) == 1
+    with pytest.raises(ValueError, match="^tolerance_nats"):
+        context_plateau(flat_after_100, tolerance_nats=0)

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ._checks import non_negative_int, positive_int
+from ._checks import non_negative_int, positive_float, positive_int
 from .data import encode, decode
 from .fit import PowerLawFit, fit_power_law
 from .model import GPT, LSTM
@@ -95,6 +95,43 @@ def fit_position_power_law(loss_per_position: np.ndarray, *, start: int = 1) -> 
         raise ValueError(f"start must be a position in 1..n_ctx - 2 = {len(curve) - 2}, got {start!r}")
     positions = np.arange(start, len(curve) + 1)
     return fit_power_law(positions, curve[start - 1 :])
+
+
+def binned_along_context(loss_per_position: np.ndarray, *, n_bins: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Loss averaged over log-spaced bins of position: (bin centre positions, mean loss per bin).
+
+    A single position's loss is the mean over the evaluation windows only, so it is
+    noisy; late positions are many, so on a log axis one wants their average. Bin edges
+    are ``n_bins + 1`` log-spaced positions from 1 to n_ctx + 1 (rounded, duplicates
+    dropped, so early bins hold single positions); a bin's centre is the geometric
+    mean of its first and last position.
+    """
+    curve = _loss_curve(loss_per_position)
+    firsts, lasts = _log_bins(len(curve), n_bins)
+    means = np.array([curve[a - 1 : b].mean() for a, b in zip(firsts, lasts)])
+    return np.sqrt(firsts * lasts), means
+
+
+def _log_bins(n_ctx: int, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last positions (1-based, inclusive) of the log-spaced bins over 1..n_ctx."""
+    edges = np.unique(np.round(np.geomspace(1, n_ctx + 1, positive_int("n_bins", n_bins) + 1)).astype(int))
+    return edges[:-1], edges[1:] - 1
+
+
+def context_plateau(loss_per_position: np.ndarray, *, tolerance_nats: float = 0.02, n_bins: int = 24) -> int:
+    """The first position from which more context helps by less than ``tolerance_nats``.
+
+    On the binned curve (:func:`binned_along_context`), the first position of the
+    first bin whose loss is within ``tolerance_nats`` of the last bin's and stays so
+    in every later bin. For an LSTM this is where it stops using its context (about
+    a hundred tokens in Kaplan et al. 2020, fig. 20); a transformer that keeps improving
+    along the context reaches it only near n_ctx.
+    """
+    tolerance = positive_float("tolerance_nats", tolerance_nats)
+    _, means = binned_along_context(loss_per_position, n_bins=n_bins)
+    firsts, _ = _log_bins(len(loss_per_position), n_bins)
+    above = np.flatnonzero(means - means[-1] > tolerance)
+    return int(firsts[0 if len(above) == 0 else above[-1] + 1])
 
 
 def _position(name: str, value: object, n_ctx: int) -> int:
