@@ -278,3 +278,14 @@ def test_context_plateau_finds_where_a_curve_flattens():
     assert context_plateau(np.ones(256)) == 1
     with pytest.raises(ValueError, match="^tolerance_nats"):
         context_plateau(flat_after_100, tolerance_nats=0)
+
+
+def test_loss_per_position_at_given_starts_matches_the_windows_one_by_one(tiny_gpt):
+    tokens = np.arange(300) % 50
+    both = loss_per_position(tiny_gpt, tokens, 16, starts=np.array([0, 100]))
+    one = loss_per_position(tiny_gpt, tokens, 16, starts=np.array([0]))
+    other = loss_per_position(tiny_gpt, tokens, 16, starts=np.array([100]))
+    assert np.allclose(both, (one + other) / 2)
+    for bad in (np.array([]), np.array([-1]), np.array([284])):
+        with pytest.raises(ValueError, match="^starts"):
+            loss_per_position(tiny_gpt, tokens, 16, starts=bad)

@@ -49,15 +49,17 @@ def loss_per_position(
     *,
     n_windows: int = 64,
     seed: int = 0,
+    starts: np.ndarray | None = None,
     batch_size: int = 16,
 ) -> np.ndarray:
-    """Mean loss (nats/token) at each of the ``n_ctx`` positions over random windows.
+    """Mean loss (nats/token) at each of the ``n_ctx`` positions over windows of ``tokens``.
 
-    Entry ``t - 1`` is the mean over ``n_windows`` windows of -ln p(x_t | x_1..x_{t-1}),
-    the loss of predicting the window's token t+1 from the t tokens before it. Window
-    starts are uniform over ``tokens`` (a 1-D array of byte tokens), drawn from
-    ``seed``, so the result is deterministic. A GPT needs ``n_ctx <= config.n_ctx``;
-    an LSTM can be measured past its training context.
+    Entry ``t - 1`` is the mean over the windows of -ln p(x_t | x_1..x_{t-1}), the loss
+    of predicting the window's token t+1 from the t tokens before it. The windows start
+    at ``starts`` (indices into ``tokens``, a 1-D array of byte tokens, e.g. a corpus's
+    document starts) or, without them, at ``n_windows`` starts drawn uniformly from
+    ``seed``; either way the result is deterministic. A GPT needs
+    ``n_ctx <= config.n_ctx``; an LSTM can be measured past its training context.
     """
     n_ctx, n_windows = positive_int("n_ctx", n_ctx), positive_int("n_windows", n_windows)
     batch_size, seed = positive_int("batch_size", batch_size), non_negative_int("seed", seed)
@@ -68,10 +70,16 @@ def loss_per_position(
         )
     if isinstance(model, GPT) and n_ctx > model.config.n_ctx:
         raise ValueError(f"n_ctx must be at most the model's n_ctx={model.config.n_ctx}, got {n_ctx}")
-    generator = torch.Generator().manual_seed(seed)
-    starts = torch.randint(0, len(tokens) - n_ctx, (n_windows,), generator=generator)
+    if starts is None:
+        generator = torch.Generator().manual_seed(seed)
+        window_starts = torch.randint(0, len(tokens) - n_ctx, (n_windows,), generator=generator)
+    else:
+        window_starts = torch.as_tensor(np.asarray(starts, dtype=np.int64))
+        last = len(tokens) - n_ctx - 1
+        if window_starts.ndim != 1 or len(window_starts) == 0 or not 0 <= int(window_starts.min()) <= int(window_starts.max()) <= last:
+            raise ValueError(f"starts must be a non-empty 1-D array of window starts in 0..len(tokens) - n_ctx - 1 = {last}")
     device = str(next(model.parameters()).device)
-    return evaluate(model, torch.tensor(tokens), starts, n_ctx, batch_size, device)
+    return evaluate(model, torch.tensor(tokens), window_starts, n_ctx, batch_size, device)
 
 
 def _loss_curve(loss_per_position: np.ndarray) -> np.ndarray:
