@@ -158,17 +158,17 @@ def test_batched_greedy_completions_match_one_at_a_time_sampling(tiny_gpt):
 
 
 def test_evaluate_few_shot_on_an_untrained_gpt_is_an_accuracy(tiny_gpt):
-    accuracy = evaluate_few_shot(tiny_gpt, "reverse", 2, n_prompts=4, seed=0, with_description=False)
+    accuracy = evaluate_few_shot(tiny_gpt, "last_letter", 2, n_prompts=4, seed=0, with_description=False)
     assert 0.0 <= accuracy <= 1.0
 
 
 def test_few_shot_rejects_bad_input(tiny_gpt):
     with pytest.raises(ValueError, match="^k"):
-        evaluate_few_shot(tiny_gpt, "reverse", 20, n_prompts=2, seed=0, with_description=False)
+        evaluate_few_shot(tiny_gpt, "last_letter", 20, n_prompts=2, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^task"):
         evaluate_few_shot(tiny_gpt, "anagram", 1, n_prompts=2, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^n_prompts"):
-        evaluate_few_shot(tiny_gpt, "reverse", 1, n_prompts=0, seed=0, with_description=False)
+        evaluate_few_shot(tiny_gpt, "last_letter", 1, n_prompts=0, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^max_new_tokens"):
         greedy_completions(tiny_gpt, ["a"], [1, 2])
     with pytest.raises(ValueError, match="^prompts"):

@@ -14,7 +14,16 @@ from scalinglab.data import CorpusConfig, make_corpus
 from scalinglab.icl import icl_score, prefix_matching_scores
 from scalinglab.tasks import TASKS
 from scalinglab.model import GPT, GPTConfig, LSTMConfig
-from scalinglab.train import TRAIN_CURVE_POINTS, RunResult, TrainConfig, checkpoint_steps, resolve_precision, sample, train
+from scalinglab.train import (
+    TRAIN_CURVE_POINTS,
+    RunResult,
+    TrainConfig,
+    _common_bytes,
+    checkpoint_steps,
+    resolve_precision,
+    sample,
+    train,
+)
 
 EASY_ZIPF = CorpusConfig(kind="zipf", n_tokens=60_000, n_rules=8, continuation_length=5, noise=0.1, seed=0)
 TINY_MODEL = GPTConfig(n_layer=1, n_head=2, d_model=32, n_ctx=32)
@@ -73,7 +82,10 @@ def test_each_evaluation_records_the_icl_score_and_the_best_prefix_matching_head
     assert len(result.val_icl_score_nats) == len(result.val_prefix_matching) == 4
     per_position = np.array(result.val_loss_per_position_nats)
     assert result.val_icl_score_nats[-1] == pytest.approx(icl_score(per_position))
-    assert result.val_prefix_matching[-1] == pytest.approx(float(prefix_matching_scores(model, length=24).max()))
+    alphabet = _common_bytes(torch.from_numpy(make_corpus(EASY_ZIPF).train_tokens))
+    assert len(alphabet) == 32 and b"\n" not in alphabet
+    best_head = float(prefix_matching_scores(model, length=24, alphabet=alphabet).max())
+    assert result.val_prefix_matching[-1] == pytest.approx(best_head)
     assert all(0 <= score <= 1 for score in result.val_prefix_matching)
     assert result.probes == {}
 

@@ -31,8 +31,8 @@ The kinds of corpus (``CorpusConfig.kind``):
 ``"fewshot"``
     Few-shot task demonstrations (:func:`scalinglab.tasks.task_document`): each
     document is a newline, with probability 1/2 a one-line task description, then
-    ``word -> answer`` lines of one task (copy, reverse, first letter, or a letter
-    cipher drawn per document) on the training words, up to ``document_tokens``
+    ``word -> answer`` lines of one task (copy, first letter, last letter, or the
+    first letter in a letter code drawn per document) on the training words, up to ``document_tokens``
     bytes. A model trained on it can be asked the same tasks in context, on held-out
     words (:func:`scalinglab.icl.few_shot_table`).
 ``"stdlib"``

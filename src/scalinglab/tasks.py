@@ -4,10 +4,10 @@ In the spirit of GPT-3's word-scrambling tasks (Brown et al. 2020), :func:`rende
 writes ``k`` worked examples and a query::
 
                                            <- a newline: prompts start like documents
-    Reverse each word.                     <- only with with_description=True
-    cat -> tac
-    dog -> god
-    sun ->                                 <- the model should write "nus\\n"
+    Write the last letter.                 <- only with with_description=True
+    cat -> t
+    dog -> g
+    sun ->                                 <- the model should write "n\\n"
 
 The words come from :data:`DEFAULT_WORDS`, split once into :data:`TRAINING_WORDS`,
 which the ``"fewshot"`` corpus (:func:`task_document`) uses, and the held-out
@@ -65,18 +65,18 @@ def _copy(words: Sequence[str], rng: np.random.Generator) -> list[str]:
     return list(words)
 
 
-def _reverse(words: Sequence[str], rng: np.random.Generator) -> list[str]:
-    return [word[::-1] for word in words]
-
-
 def _first_letter(words: Sequence[str], rng: np.random.Generator) -> list[str]:
     return [word[0] for word in words]
 
 
-def _cipher(words: Sequence[str], rng: np.random.Generator) -> list[str]:
-    """A letter substitution drawn afresh per prompt: a random permutation of a-z."""
+def _last_letter(words: Sequence[str], rng: np.random.Generator) -> list[str]:
+    return [word[-1] for word in words]
+
+
+def _code(words: Sequence[str], rng: np.random.Generator) -> list[str]:
+    """The first letter through a letter substitution (a permutation of a-z) drawn afresh each call."""
     table = str.maketrans(_LETTERS, "".join(rng.permutation(list(_LETTERS))))
-    return [word.translate(table) for word in words]
+    return [word[0].translate(table) for word in words]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class FewShotTask:
         name: key in :data:`TASKS`.
         description: the one-line instruction that can head a prompt.
         rule: maps the prompt's input words to their outputs, given the prompt's random
-            generator (for tasks with per-prompt state, such as a cipher).
+            generator (for tasks with per-prompt state, such as the letter code).
     """
 
     name: str
@@ -99,15 +99,16 @@ TASKS: dict[str, FewShotTask] = {
     task.name: task
     for task in (
         FewShotTask("copy", "Repeat each word.", _copy),
-        FewShotTask("reverse", "Reverse each word.", _reverse),
         FewShotTask("first_letter", "Write the first letter.", _first_letter),
-        FewShotTask("cipher", "Apply the letter code.", _cipher),
+        FewShotTask("last_letter", "Write the last letter.", _last_letter),
+        FewShotTask("code", "Write the first letter in code.", _code),
     )
 }
-"""The few-shot tasks by name: "copy" (cat -> cat), "reverse" (cat -> tac),
-"first_letter" (cat -> c), "cipher" (cat -> qxm, a letter substitution drawn afresh
-per prompt, which the model can only infer from the examples; a query letter that no
-example shows cannot be inferred, so its ceiling rises with k)."""
+"""The few-shot tasks by name: "copy" (cat -> cat), "first_letter" (cat -> c),
+"last_letter" (cat -> t) and "code" (cat -> q: the first letter through a letter
+substitution drawn afresh for each prompt or document, which only the examples can
+reveal; a query whose first letter no example shows cannot be answered, so even a
+perfect in-context learner's accuracy rises with k)."""
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 """The names of :data:`TASKS`, in order."""
@@ -172,7 +173,7 @@ def task_document(
     A task drawn uniformly from :data:`TASKS`; a newline; its description and a newline
     with probability ``description_probability``; then example lines
     ``"{input} -> {output}\\n"`` (input words drawn with replacement from ``vocabulary``,
-    one cipher table per document) while the document stays within ``max_tokens``
+    one letter code per document) while the document stays within ``max_tokens``
     bytes. A model trained on such documents meets prompts of :func:`render_prompt`
     with every k from 0 up.
     """

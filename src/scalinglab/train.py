@@ -205,7 +205,8 @@ class RunResult:
     score of the per-position loss (:func:`scalinglab.icl.icl_score`; ``None`` when
     n_ctx < 2) and, for a GPT, ``val_prefix_matching`` the largest prefix-matching score
     of any head (:func:`scalinglab.icl.prefix_matching_scores` on 2 x min(32, n_ctx/2)
-    tokens): together they show induction heads forming. ``probes`` holds what the
+    tokens drawn from the training data's 32 commonest bytes but the newline): together
+    they show induction heads forming. ``probes`` holds what the
     config's probes measured at the end. Records made before these fields existed load
     with them empty.
     """
@@ -412,6 +413,7 @@ def _run_steps(
     val_tokens = torch.from_numpy(corpus.val_tokens)
     eval_starts = evaluation_starts(corpus, n_ctx, config.eval_tokens)
     eval_steps = set(checkpoint_steps(steps, config.n_evals, config.eval_spacing).tolist())
+    alphabet = _common_bytes(train_tokens)
     step_losses, curves = [], _Curves([], [], [], [], [], [], [], 0, 0.0)
     for step in tqdm(range(steps), disable=not progress, desc="train", unit="step"):
         step_start = time.perf_counter()
@@ -428,7 +430,7 @@ def _run_steps(
             curves.val_tokens.append((step + 1) * batch_size * n_ctx)
             curves.val_loss_nats.append(float(per_position.mean()))
             curves.val_loss_per_position_nats = per_position.tolist()
-            _record_induction(model, per_position, curves)
+            _record_induction(model, per_position, alphabet, curves)
             model.train()
     losses = torch.stack(step_losses).float().cpu().numpy()
     block_ends = checkpoint_steps(steps, TRAIN_CURVE_POINTS, "log")
@@ -438,14 +440,27 @@ def _run_steps(
     return curves
 
 
-def _record_induction(model: GPT | LSTM, per_position: np.ndarray, curves: _Curves) -> None:
-    """Append the ICL score and (for a GPT) the largest prefix-matching score to ``curves``."""
+def _common_bytes(tokens: torch.Tensor, most: int = 32) -> bytes:
+    """The ``most`` commonest tokens of ``tokens`` other than the newline, commonest first."""
+    counts = torch.bincount(tokens.long(), minlength=256)
+    counts[ord("\n")] = 0
+    order = counts.argsort(descending=True)[:most]
+    return bytes(order[counts[order] > 0].tolist())
+
+
+def _record_induction(model: GPT | LSTM, per_position: np.ndarray, alphabet: bytes, curves: _Curves) -> None:
+    """Append the ICL score and (for a GPT) the largest prefix-matching score to ``curves``.
+
+    The repeated random sequence is drawn from ``alphabet``, the training data's commonest
+    bytes, so that the test sees tokens whose embeddings were trained.
+    """
     from .icl import icl_score, prefix_matching_scores  # icl builds on this module's evaluate()
 
     n_ctx = len(per_position)
     curves.val_icl_score_nats.append(icl_score(per_position) if n_ctx >= 2 else None)
-    if isinstance(model, GPT) and n_ctx >= 4:
-        curves.val_prefix_matching.append(float(prefix_matching_scores(model, length=min(32, n_ctx // 2)).max()))
+    if isinstance(model, GPT) and n_ctx >= 4 and alphabet:
+        length = min(32, n_ctx // 2)
+        curves.val_prefix_matching.append(float(prefix_matching_scores(model, length=length, alphabet=alphabet).max()))
 
 
 def _run_probes(model: GPT | LSTM, probes: tuple[str, ...]) -> dict[str, Any]:
