@@ -134,6 +134,17 @@ def test_stdlib_corpus_is_real_deterministic_text():
     assert "docstrings" in corpus.describe()
 
 
+def test_stdlib_module_documents_hold_the_same_text_in_fewer_longer_documents():
+    by_docstring = make_corpus(CorpusConfig(kind="stdlib", n_tokens=200_000, val_fraction=0.5))
+    by_module = make_corpus(CorpusConfig(kind="stdlib", n_tokens=200_000, val_fraction=0.5, document_unit="module"))
+    assert len(by_module.train_document_starts) + len(by_module.val_document_starts) < (
+        len(by_docstring.train_document_starts) + len(by_docstring.val_document_starts)
+    ) / 3
+    words = sorted(decode(np.concatenate([by_docstring.train_tokens, by_docstring.val_tokens])).split())
+    module_words = sorted(decode(np.concatenate([by_module.train_tokens, by_module.val_tokens])).split())
+    assert len(module_words) == pytest.approx(len(words), rel=0.01)
+
+
 def test_from_files(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("\n\n".join(f"Paragraph {i} says something." for i in range(30)), encoding="utf-8")
@@ -201,6 +212,7 @@ def test_get_batch_rejects_bad_input():
         ({"paths": ["a.txt"]}, "paths"),
         ({"kind": "files"}, "paths"),
         ({"kind": "stdlib", "n_tokens": 10**9}, "n_tokens"),
+        ({"document_unit": "chapter"}, "document_unit"),
     ],
 )
 

@@ -18,6 +18,8 @@ from scalinglab.icl import (
     fit_position_power_law,
     greedy_completions,
     icl_score,
+    induction_mass,
+    induction_mass_scores,
     loss_per_position,
     prefix_matching_score,
     prefix_matching_scores,
@@ -289,3 +291,35 @@ def test_loss_per_position_at_given_starts_matches_the_windows_one_by_one(tiny_g
     for bad in (np.array([]), np.array([-1]), np.array([284])):
         with pytest.raises(ValueError, match="^starts"):
             loss_per_position(tiny_gpt, tokens, 16, starts=bad)
+
+
+def test_induction_mass_is_one_for_an_induction_head_and_the_repeat_rate_for_a_uniform_head():
+    length = 20
+    tokens = np.concatenate([np.arange(length), np.arange(length)])
+    size = 2 * length
+    induction = np.eye(size)
+    for i in range(length, size):
+        induction[i] = 0
+        induction[i, i - length + 1] = 1
+    assert induction_mass(induction, tokens) == 1.0
+    rng = np.random.default_rng(0)
+    letters = rng.integers(0, 4, size=400)
+    uniform = np.tril(np.ones((400, 400))) / np.arange(1, 401)[:, None]
+    assert induction_mass(uniform, letters) == pytest.approx(0.25, abs=0.03)
+    # Attention to the token after *every* earlier occurrence (a statistical induction head) scores 1.
+    statistical = np.zeros((400, 400))
+    for i in range(400):
+        targets = [j for j in range(1, i + 1) if letters[j - 1] == letters[i]]
+        statistical[i, targets or [i]] = 1 / max(1, len(targets))
+    assert induction_mass(statistical, letters) == pytest.approx(1.0)
+
+
+def test_induction_mass_rejects_bad_input(tiny_gpt):
+    with pytest.raises(ValueError, match="^pattern"):
+        induction_mass(np.eye(4), np.arange(5))
+    with pytest.raises(ValueError, match="^tokens"):
+        induction_mass(np.eye(4), np.arange(4))
+    with pytest.raises(ValueError, match="^model"):
+        induction_mass_scores(LSTM(LSTMConfig(n_layer=1, d_model=8)), np.array([1, 2, 1, 2]))
+    scores = induction_mass_scores(tiny_gpt, np.array([5, 6, 7, 5, 6, 7, 5, 6]))
+    assert scores.shape == (TINY.n_layer, TINY.n_head) and np.all((scores >= 0) & (scores <= 1 + 1e-9))

@@ -79,22 +79,23 @@ def test_result_round_trips_through_json(learned):
 
 def test_each_evaluation_records_the_icl_score_and_the_best_prefix_matching_head(learned):
     result, model = learned
-    assert len(result.val_icl_score_nats) == len(result.val_prefix_matching) == 4
+    assert len(result.val_icl_score_nats) == len(result.val_prefix_matching) == len(result.val_induction_mass) == 4
     per_position = np.array(result.val_loss_per_position_nats)
     assert result.val_icl_score_nats[-1] == pytest.approx(icl_score(per_position))
     alphabet = _common_bytes(torch.from_numpy(make_corpus(EASY_ZIPF).train_tokens))
     assert len(alphabet) == 32 and b"\n" not in alphabet
     best_head = float(prefix_matching_scores(model, length=24, alphabet=alphabet).max())
     assert result.val_prefix_matching[-1] == pytest.approx(best_head)
-    assert all(0 <= score <= 1 for score in result.val_prefix_matching)
+    assert all(0 <= score <= 1 for score in result.val_prefix_matching + result.val_induction_mass)
     assert result.probes == {}
 
 
 def test_records_made_before_the_induction_fields_existed_still_load(learned):
     result, _ = learned
-    old = {k: v for k, v in result.to_dict().items() if k not in ("val_icl_score_nats", "val_prefix_matching", "probes")}
+    new_fields = ("val_icl_score_nats", "val_prefix_matching", "val_induction_mass", "probes")
+    old = {k: v for k, v in result.to_dict().items() if k not in new_fields}
     again = RunResult.from_dict(json.loads(json.dumps(old)))
-    assert again.val_icl_score_nats == [] and again.val_prefix_matching == [] and again.probes == {}
+    assert again.val_icl_score_nats == again.val_prefix_matching == again.val_induction_mass == [] and again.probes == {}
 
 
 def test_the_few_shot_probe_records_a_table_in_the_result():

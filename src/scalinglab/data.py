@@ -38,7 +38,9 @@ The kinds of corpus (``CorpusConfig.kind``):
 ``"stdlib"``
     Real English: the docstrings of the Python standard library on this machine
     (modules, classes and functions, read with :mod:`ast` from sorted paths), one
-    document each, up to ``n_tokens`` bytes. Nothing is downloaded.
+    document each (``document_unit="docstring"``) or one document per module holding
+    all its docstrings in source order (``"module"``: long documents, for measuring the
+    loss along a long context), up to ``n_tokens`` bytes. Nothing is downloaded.
 ``"files"``
     The reader's own UTF-8 text files (``paths``), split into documents at blank
     lines; see :func:`from_files`.
@@ -65,6 +67,7 @@ from .tasks import task_document
 
 VOCAB_SIZE = 256
 KINDS = ("zipf", "markov_icl", "fewshot", "stdlib", "files")
+DOCUMENT_UNITS = ("docstring", "module")
 MAX_TEXT_TOKENS = 8_000_000
 """Upper bound on ``n_tokens`` for the real-text kinds, to keep them a few MB."""
 
@@ -102,7 +105,7 @@ class CorpusConfig:
     """Everything that determines a corpus; frozen, hashable and JSON-serialisable.
 
     Attributes:
-        kind: one of ``"zipf"``, ``"markov_icl"``, ``"stdlib"``, ``"files"``.
+        kind: one of :data:`KINDS`.
         n_tokens: tokens to generate (synthetic kinds: at least this many, rounded up
             to whole documents) or at most this many bytes (text kinds).
         seed: seed of the generator and of the train/validation split.
@@ -113,6 +116,7 @@ class CorpusConfig:
             rounds it down to whole segments, at least one; ``"fewshot"`` fills each
             document with whole example lines up to it).
         paths: the text files of the ``"files"`` kind.
+        document_unit: what one ``"stdlib"`` document is: ``"docstring"`` or ``"module"``.
     """
 
     kind: str = "zipf"
@@ -127,9 +131,11 @@ class CorpusConfig:
     concentration: float = 0.3
     document_tokens: int = 256
     paths: tuple[str, ...] = field(default_factory=tuple)
+    document_unit: str = "docstring"
 
     def __post_init__(self) -> None:
         one_of("kind", self.kind, KINDS)
+        one_of("document_unit", self.document_unit, DOCUMENT_UNITS)
         positive_int("n_tokens", self.n_tokens)
         non_negative_int("seed", self.seed)
         if fraction("val_fraction", self.val_fraction) >= 1:
@@ -234,7 +240,8 @@ def _make_corpus_cached(config: CorpusConfig) -> Corpus:
     elif config.kind == "fewshot":
         documents, name, entropy = _fewshot_documents(config), "few-shot task demonstrations", None
     elif config.kind == "stdlib":
-        documents, name, entropy = _stdlib_documents(config.n_tokens), "Python standard library docstrings", None
+        documents, name = _stdlib_documents(config.n_tokens, config.document_unit), "Python standard library docstrings"
+        entropy = None
     else:
         documents, name, entropy = _file_documents(config.paths, config.n_tokens), "text files", None
     return _split(documents, config, name, entropy)
@@ -458,11 +465,13 @@ def _fewshot_documents(config: CorpusConfig) -> list[np.ndarray]:
 # Real text
 
 
-def _stdlib_documents(max_tokens: int) -> list[np.ndarray]:
+def _stdlib_documents(max_tokens: int, unit: str) -> list[np.ndarray]:
     documents, total = [], 0
     for path in _stdlib_paths():
-        for docstring in _docstrings(path):
-            tokens = encode(docstring + "\n")
+        docstrings = _docstrings(path)
+        texts = ["\n\n".join(docstrings)] if unit == "module" and docstrings else docstrings
+        for text in texts:
+            tokens = encode(text + "\n")
             documents.append(tokens[: max_tokens - total])
             total += len(documents[-1])
             if total >= max_tokens:

@@ -373,3 +373,39 @@ def prefix_matching_scores(
     idx = repeated_random_sequence(length, seed=seed, alphabet=alphabet)
     patterns = attention_patterns(model, idx).numpy()
     return np.array([[prefix_matching_score(head, length) for head in layer] for layer in patterns])
+
+
+def induction_mass(pattern: torch.Tensor | np.ndarray, tokens: torch.Tensor | np.ndarray) -> float:
+    """Attention that one head puts on the tokens that followed earlier occurrences of the current token.
+
+    For a head's (T, T) pattern on the sequence ``tokens`` (length T), position i's
+    induction targets are S_i = {j : 1 <= j <= i, tokens[j - 1] == tokens[i]}: where the
+    current token occurred before, one step on. The score is the mean over positions
+    with a non-empty S_i of the attention mass on S_i. An induction head that copies
+    from every earlier occurrence (a *statistical* induction head, Edelman et al. 2024)
+    scores 1; on a sequence repeated twice with distinct tokens, S_i is the single
+    position :func:`prefix_matching_score` looks at. A head attending uniformly scores
+    about the fraction of earlier tokens equal to the current one (1/4 on a 4-letter
+    source).
+    """
+    pattern = np.asarray(pattern.detach().cpu() if isinstance(pattern, torch.Tensor) else pattern, dtype=float)
+    tokens = np.asarray(tokens.detach().cpu() if isinstance(tokens, torch.Tensor) else tokens).reshape(-1)
+    if pattern.shape != (len(tokens), len(tokens)) or len(tokens) < 2:
+        raise ValueError(f"pattern must have shape (T, T) with T = len(tokens) >= 2, got {pattern.shape} for T = {len(tokens)}")
+    # targets[i, j] is True where j is in S_i.
+    targets = np.zeros(pattern.shape, dtype=bool)
+    targets[:, 1:] = tokens[None, :-1] == tokens[:, None]
+    targets &= np.tri(len(tokens), dtype=bool)
+    rows = targets.any(axis=1)
+    if not rows.any():
+        raise ValueError("tokens must repeat at least one token, or no position has an induction target")
+    return float((pattern * targets).sum(axis=1)[rows].mean())
+
+
+def induction_mass_scores(model: GPT, tokens: torch.Tensor | np.ndarray) -> np.ndarray:
+    """:func:`induction_mass` of every head, shape (n_layer, n_head), on one sequence of ``tokens``."""
+    if not isinstance(model, GPT):
+        raise ValueError(f"model must be a GPT (an LSTM has no attention), got {type(model).__name__}")
+    idx = torch.as_tensor(np.asarray(tokens, dtype=np.int64)).reshape(1, -1)
+    patterns = attention_patterns(model, idx).numpy()
+    return np.array([[induction_mass(head, idx[0]) for head in layer] for layer in patterns])

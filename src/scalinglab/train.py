@@ -205,8 +205,9 @@ class RunResult:
     score of the per-position loss (:func:`scalinglab.icl.icl_score`; ``None`` when
     n_ctx < 2) and, for a GPT, ``val_prefix_matching`` the largest prefix-matching score
     of any head (:func:`scalinglab.icl.prefix_matching_scores` on 2 x min(32, n_ctx/2)
-    tokens drawn from the training data's 32 commonest bytes but the newline): together
-    they show induction heads forming. ``probes`` holds what the
+    tokens drawn from the training data's 32 commonest bytes but the newline) and
+    ``val_induction_mass`` the largest :func:`scalinglab.icl.induction_mass` of any head
+    on the first validation window: together they show induction heads forming. ``probes`` holds what the
     config's probes measured at the end. Records made before these fields existed load
     with them empty.
     """
@@ -243,6 +244,7 @@ class RunResult:
     created: str
     val_icl_score_nats: list[float | None] = field(default_factory=list)
     val_prefix_matching: list[float] = field(default_factory=list)
+    val_induction_mass: list[float] = field(default_factory=list)
     probes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -354,6 +356,7 @@ def train(
         val_loss_per_position_nats=curves.val_loss_per_position_nats,
         val_icl_score_nats=curves.val_icl_score_nats,
         val_prefix_matching=curves.val_prefix_matching,
+        val_induction_mass=curves.val_induction_mass,
         probes=_run_probes(model, config.probes),
         n_params=model.n_params(embedding=False),
         n_params_with_embedding=model.n_params(embedding=True),
@@ -386,6 +389,7 @@ class _Curves:
     val_loss_per_position_nats: list[float]
     val_icl_score_nats: list[float | None]
     val_prefix_matching: list[float]
+    val_induction_mass: list[float]
     timed_steps: int
     timed_seconds: float
 
@@ -414,7 +418,7 @@ def _run_steps(
     eval_starts = evaluation_starts(corpus, n_ctx, config.eval_tokens)
     eval_steps = set(checkpoint_steps(steps, config.n_evals, config.eval_spacing).tolist())
     alphabet = _common_bytes(train_tokens)
-    step_losses, curves = [], _Curves([], [], [], [], [], [], [], 0, 0.0)
+    step_losses, curves = [], _Curves([], [], [], [], [], [], [], [], 0, 0.0)
     for step in tqdm(range(steps), disable=not progress, desc="train", unit="step"):
         step_start = time.perf_counter()
         for group in optimizer.param_groups:
@@ -430,7 +434,8 @@ def _run_steps(
             curves.val_tokens.append((step + 1) * batch_size * n_ctx)
             curves.val_loss_nats.append(float(per_position.mean()))
             curves.val_loss_per_position_nats = per_position.tolist()
-            _record_induction(model, per_position, alphabet, curves)
+            first_window = val_tokens[int(eval_starts[0]) : int(eval_starts[0]) + n_ctx]
+            _record_induction(model, per_position, alphabet, first_window, curves)
             model.train()
     losses = torch.stack(step_losses).float().cpu().numpy()
     block_ends = checkpoint_steps(steps, TRAIN_CURVE_POINTS, "log")
@@ -448,19 +453,24 @@ def _common_bytes(tokens: torch.Tensor, most: int = 32) -> bytes:
     return bytes(order[counts[order] > 0].tolist())
 
 
-def _record_induction(model: GPT | LSTM, per_position: np.ndarray, alphabet: bytes, curves: _Curves) -> None:
-    """Append the ICL score and (for a GPT) the largest prefix-matching score to ``curves``.
+def _record_induction(
+    model: GPT | LSTM, per_position: np.ndarray, alphabet: bytes, window: torch.Tensor, curves: _Curves
+) -> None:
+    """Append the ICL score and, for a GPT, the best head's induction scores to ``curves``.
 
-    The repeated random sequence is drawn from ``alphabet``, the training data's commonest
-    bytes, so that the test sees tokens whose embeddings were trained.
+    The repeated random sequence of the prefix-matching score is drawn from ``alphabet``,
+    the training data's commonest bytes, so that the test sees tokens whose embeddings
+    were trained; the induction mass is measured on ``window``, a validation window.
     """
-    from .icl import icl_score, prefix_matching_scores  # icl builds on this module's evaluate()
+    from .icl import icl_score, induction_mass_scores, prefix_matching_scores  # icl builds on this module
 
     n_ctx = len(per_position)
     curves.val_icl_score_nats.append(icl_score(per_position) if n_ctx >= 2 else None)
     if isinstance(model, GPT) and n_ctx >= 4 and alphabet:
         length = min(32, n_ctx // 2)
         curves.val_prefix_matching.append(float(prefix_matching_scores(model, length=length, alphabet=alphabet).max()))
+        if len(set(window.tolist())) < len(window):
+            curves.val_induction_mass.append(float(induction_mass_scores(model, window).max()))
 
 
 def _run_probes(model: GPT | LSTM, probes: tuple[str, ...]) -> dict[str, Any]:
