@@ -205,7 +205,7 @@ class Corpus:
         return self.train_tokens[:n_tokens]
 
     def describe(self, sample_tokens: int = 120) -> str:
-        """A few lines: name, sizes, entropy rate (if known) and the first training text."""
+        """A few lines: name, sizes, entropy rate (if known) and the first ``sample_tokens`` of training text."""
         lines = [
             f"{self.name}",
             f"  train: {len(self.train_tokens):,} tokens in {len(self.train_document_starts):,} documents",
@@ -214,7 +214,8 @@ class Corpus:
         if self.entropy_rate_nats is not None:
             bits = self.entropy_rate_nats / math.log(2)
             lines.append(f"  entropy rate: {self.entropy_rate_nats:.4f} nats/token = {bits:.4f} bits/byte")
-        lines.append(f"  sample: {decode(self.train_tokens[:sample_tokens])!r}")
+        if non_negative_int("sample_tokens", sample_tokens):
+            lines.append(f"  sample: {decode(self.train_tokens[:sample_tokens])!r}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
