@@ -20,9 +20,11 @@ from scalinglab.icl import (
     icl_score,
     induction_mass,
     induction_mass_scores,
+    induction_probe,
     loss_per_position,
     prefix_matching_score,
     prefix_matching_scores,
+    previous_token_scores,
     repeated_random_sequence,
 )
 from scalinglab.model import GPT, LSTM, GPTConfig, LSTMConfig
@@ -323,3 +325,18 @@ def test_induction_mass_rejects_bad_input(tiny_gpt):
         induction_mass_scores(LSTM(LSTMConfig(n_layer=1, d_model=8)), np.array([1, 2, 1, 2]))
     scores = induction_mass_scores(tiny_gpt, np.array([5, 6, 7, 5, 6, 7, 5, 6]))
     assert scores.shape == (TINY.n_layer, TINY.n_head) and np.all((scores >= 0) & (scores <= 1 + 1e-9))
+
+
+def test_previous_token_scores_and_the_induction_probe_describe_every_head(tiny_gpt):
+    tokens = np.array([5, 6, 7, 5, 6, 7, 5, 6, 9, 5])
+    previous = previous_token_scores(tiny_gpt, tokens)
+    patterns = attention_patterns(tiny_gpt, torch.as_tensor(tokens)[None]).numpy()
+    assert previous.shape == (TINY.n_layer, TINY.n_head)
+    assert previous[1, 0] == pytest.approx(np.mean([patterns[1, 0, i, i - 1] for i in range(1, 10)]))
+    record = induction_probe(tiny_gpt, tokens)
+    mass = np.array(record["induction_mass"])
+    assert record["tokens"] == tokens.tolist() and mass.shape == previous.shape
+    assert mass[record["best_layer"], record["best_head"]] == mass.max()
+    assert np.allclose(record["pattern"], patterns[record["best_layer"], record["best_head"]], atol=1e-4)
+    with pytest.raises(ValueError, match="^tokens"):
+        previous_token_scores(tiny_gpt, np.array([1]))

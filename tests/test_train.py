@@ -98,6 +98,15 @@ def test_records_made_before_the_induction_fields_existed_still_load(learned):
     assert again.val_icl_score_nats == again.val_prefix_matching == again.val_induction_mass == [] and again.probes == {}
 
 
+def test_the_induction_probe_records_the_best_heads_pattern_and_skips_an_lstm():
+    config = dataclasses.replace(TINY, probes=["induction"])
+    record = train(config).probes["induction"]
+    assert len(record["tokens"]) == 32 and np.array(record["pattern"]).shape == (32, 32)
+    assert np.array(record["induction_mass"]).shape == np.array(record["previous_token"]).shape == (1, 2)
+    lstm = dataclasses.replace(config, model=LSTMConfig(n_layer=1, d_model=16, n_ctx=32))
+    assert train(lstm).probes == {}
+
+
 def test_the_few_shot_probe_records_a_table_in_the_result():
     config = dataclasses.replace(
         TINY, model=GPTConfig(n_layer=1, n_head=2, d_model=16, n_ctx=320), probes=["few_shot"], tokens=320 * 8
@@ -209,7 +218,7 @@ def test_compile_falls_back_to_eager_when_it_fails(monkeypatch):
         ({"precision": "fp16"}, "precision"),
         ({"model": {"n_layer": 1}}, "model"),
         ({"corpus": "zipf"}, "corpus"),
-        ({"probes": ["induction"]}, "probes"),
+        ({"probes": ["attention"]}, "probes"),
         ({"probes": "few_shot"}, "probes"),
     ],
 )

@@ -409,3 +409,40 @@ def induction_mass_scores(model: GPT, tokens: torch.Tensor | np.ndarray) -> np.n
     idx = torch.as_tensor(np.asarray(tokens, dtype=np.int64)).reshape(1, -1)
     patterns = attention_patterns(model, idx).numpy()
     return np.array([[induction_mass(head, idx[0]) for head in layer] for layer in patterns])
+
+
+def previous_token_scores(model: GPT, tokens: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Mean attention from each position i >= 1 to i - 1, per head: shape (n_layer, n_head).
+
+    A previous-token head (score near 1) is the partner of an induction head: it writes
+    "the token before me" into each position, which an induction head in a later layer
+    matches against the current token (Olsson et al. 2022).
+    """
+    idx = torch.as_tensor(np.asarray(tokens, dtype=np.int64)).reshape(1, -1)
+    if idx.shape[1] < 2:
+        raise ValueError(f"tokens must hold at least 2 tokens, got {idx.shape[1]}")
+    patterns = attention_patterns(model, idx).numpy()
+    positions = np.arange(1, idx.shape[1])
+    return patterns[:, :, positions, positions - 1].mean(axis=-1)
+
+
+def induction_probe(model: GPT, tokens: torch.Tensor | np.ndarray) -> dict[str, object]:
+    """Plain-JSON record of the induction circuit on one sequence of ``tokens``.
+
+    Holds the tokens, every head's :func:`induction_mass` and :func:`previous_token_scores`
+    (lists of lists, layer by layer), the layer and head with the largest induction mass,
+    and that head's attention pattern (T x T, rounded to 4 decimals), so that a chapter
+    can draw the head of a recorded run without its weights.
+    """
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    mass = induction_mass_scores(model, tokens)
+    layer, head = (int(i) for i in np.unravel_index(mass.argmax(), mass.shape))
+    pattern = attention_patterns(model, torch.as_tensor(tokens)[None])[layer, head].numpy()
+    return {
+        "tokens": tokens.tolist(),
+        "induction_mass": mass.round(4).tolist(),
+        "previous_token": previous_token_scores(model, tokens).round(4).tolist(),
+        "best_layer": layer,
+        "best_head": head,
+        "pattern": pattern.round(4).tolist(),
+    }

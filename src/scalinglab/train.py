@@ -38,7 +38,7 @@ from .device import DEVICES, resolve_device, synchronize
 from .model import GPT, LSTM, GPTConfig, LSTMConfig, ModelConfig, build_model, model_config_from_dict
 
 PRECISIONS = ("auto", "fp32", "bf16")
-PROBES = ("few_shot",)
+PROBES = ("few_shot", "induction")
 
 
 EVAL_SPACINGS = ("log", "linear")
@@ -77,7 +77,9 @@ class TrainConfig:
             with native bf16 such as AVX512-BF16 or AMX, and slow on CPUs without).
         probes: measurements of the trained model recorded in ``RunResult.probes``,
             by name: ``"few_shot"`` is :func:`scalinglab.icl.few_shot_table` with its
-            defaults (every task at k = 0, 1, 2, 4, 8, 16 on held-out words).
+            defaults (every task at k = 0, 1, 2, 4, 8, 16 on held-out words);
+            ``"induction"`` (GPT only) is :func:`scalinglab.icl.induction_probe` on the
+            first 64 tokens of the first validation window.
     """
 
     model: ModelConfig = field(default_factory=GPTConfig)
@@ -357,7 +359,7 @@ def train(
         val_icl_score_nats=curves.val_icl_score_nats,
         val_prefix_matching=curves.val_prefix_matching,
         val_induction_mass=curves.val_induction_mass,
-        probes=_run_probes(model, config.probes),
+        probes=_run_probes(model, config.probes, corpus, n_ctx, config.eval_tokens),
         n_params=model.n_params(embedding=False),
         n_params_with_embedding=model.n_params(embedding=True),
         flops_per_token=flops_per_token,
@@ -473,13 +475,18 @@ def _record_induction(
             curves.val_induction_mass.append(float(induction_mass_scores(model, window).max()))
 
 
-def _run_probes(model: GPT | LSTM, probes: tuple[str, ...]) -> dict[str, Any]:
+def _run_probes(
+    model: GPT | LSTM, probes: tuple[str, ...], corpus: Corpus, n_ctx: int, eval_tokens: int
+) -> dict[str, Any]:
     """What each probe named in ``probes`` measures on the trained model (see :class:`TrainConfig`)."""
-    from .icl import few_shot_table  # icl builds on this module's evaluate()
+    from .icl import few_shot_table, induction_probe  # icl builds on this module's evaluate()
 
     measured: dict[str, Any] = {}
     if "few_shot" in probes:
         measured["few_shot"] = few_shot_table(model)
+    if "induction" in probes and isinstance(model, GPT):
+        start = int(evaluation_starts(corpus, n_ctx, eval_tokens)[0])
+        measured["induction"] = induction_probe(model, corpus.val_tokens[start : start + min(64, n_ctx)])
     return measured
 
 
