@@ -101,6 +101,13 @@ def test_fit_position_power_law_recovers_a_known_law():
         assert fit.x0 == pytest.approx(3.0, rel=1e-2)
 
 
+def test_fit_position_power_law_intervals_cover_the_truth_of_a_noisy_curve():
+    noisy = _synthetic_curve() + np.random.default_rng(0).normal(0, 0.005, 128)
+    fit = fit_position_power_law(noisy, start=2, n_bootstrap=100, seed=0)
+    low, high = fit.intervals["alpha"]
+    assert low < 0.5 < high and high - low < 0.2
+
+
 @pytest.mark.parametrize("start", [0, -1, 127, 128, 200, 1.5, True])
 def test_fit_position_power_law_rejects_a_start_outside_the_context(start):
     with pytest.raises(ValueError, match="^start"):

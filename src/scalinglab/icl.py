@@ -89,20 +89,24 @@ def _loss_curve(loss_per_position: np.ndarray) -> np.ndarray:
     return curve
 
 
-def fit_position_power_law(loss_per_position: np.ndarray, *, start: int = 1) -> PowerLawFit:
+def fit_position_power_law(
+    loss_per_position: np.ndarray, *, start: int = 1, n_bootstrap: int = 0, seed: int = 0
+) -> PowerLawFit:
     """Fit L(t) = E + (t0 / t)^alpha to the loss at positions t = start..n_ctx.
 
     Positions are 1-based: ``loss_per_position[t - 1]`` is the loss at position t
     (predicting token t+1 from t tokens), and ``n_ctx = len(loss_per_position)``. The
     fit's ``x0`` is t0, in tokens; ``E`` and the losses are in nats/token. Uses
-    :func:`scalinglab.fit.fit_power_law`, which needs at least 3 positions, so
-    ``1 <= start <= n_ctx - 2``.
+    :func:`scalinglab.fit.fit_power_law` (``n_bootstrap`` resamples of the positions
+    for its ``intervals``), which needs at least 3 positions, so
+    ``1 <= start <= n_ctx - 2``. A curve that does not fall along the context has no
+    meaningful exponent: look at the intervals.
     """
     curve = _loss_curve(loss_per_position)
     if positive_int("start", start) > len(curve) - 2:
         raise ValueError(f"start must be a position in 1..n_ctx - 2 = {len(curve) - 2}, got {start!r}")
     positions = np.arange(start, len(curve) + 1)
-    return fit_power_law(positions, curve[start - 1 :])
+    return fit_power_law(positions, curve[start - 1 :], n_bootstrap=n_bootstrap, seed=seed)
 
 
 def binned_along_context(loss_per_position: np.ndarray, *, n_bins: int = 24) -> tuple[np.ndarray, np.ndarray]:
