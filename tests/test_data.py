@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -145,6 +146,20 @@ def test_stdlib_module_documents_hold_the_same_text_in_fewer_longer_documents():
     assert len(module_words) == pytest.approx(len(words), rel=0.01)
 
 
+def test_the_skills_corpus_mixes_training_sums_facts_and_text():
+    from scalinglab.skills import addition_split
+
+    config = CorpusConfig(kind="skills", n_tokens=100_000, n_digits=2, n_facts=50, text_fraction=0.3, seed=0)
+    corpus = make_corpus(config)
+    text = decode(np.concatenate([corpus.train_tokens, corpus.val_tokens]))
+    sums = [line for line in text.split("\n") if re.fullmatch(r"\d\d\+\d\d=\d+", line)]
+    assert len(sums) > 100 and text.count("the colour of ") > 100 and text.count(" the ") > 50
+    for line in sums:
+        left, total = line.split("=")
+        a, b = map(int, left.split("+"))
+        assert a + b == int(total) and not addition_split(a, b, held_out_fraction=0.1, seed=0)
+
+
 def test_from_files(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("\n\n".join(f"Paragraph {i} says something." for i in range(30)), encoding="utf-8")
@@ -213,6 +228,9 @@ def test_get_batch_rejects_bad_input():
         ({"kind": "files"}, "paths"),
         ({"kind": "stdlib", "n_tokens": 10**9}, "n_tokens"),
         ({"document_unit": "chapter"}, "document_unit"),
+        ({"n_digits": 7}, "n_digits"),
+        ({"n_facts": 0}, "n_facts"),
+        ({"text_fraction": 1.0}, "text_fraction"),
     ],
 )
 

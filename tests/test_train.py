@@ -107,6 +107,15 @@ def test_the_induction_probe_records_the_best_heads_pattern_and_skips_an_lstm():
     assert train(lstm).probes == {}
 
 
+def test_the_skills_probe_scores_held_out_sums_and_every_fact():
+    corpus = CorpusConfig(kind="skills", n_tokens=30_000, n_digits=2, n_facts=20, text_fraction=0.0)
+    config = dataclasses.replace(TINY, model=GPTConfig(n_layer=1, n_head=2, d_model=16, n_ctx=48), corpus=corpus,
+                                 probes=["skills"], tokens=48 * 8 * 4)
+    probes = train(config).probes
+    assert set(probes["addition"]) == {"exact_match", "digit_accuracy", "answer_loss_nats"}
+    assert len(probes["facts"]["exact_match_by_rank"]) == 20
+
+
 def test_the_few_shot_probe_records_a_table_in_the_result():
     config = dataclasses.replace(
         TINY, model=GPTConfig(n_layer=1, n_head=2, d_model=16, n_ctx=320), probes=["few_shot"], tokens=320 * 8
@@ -220,6 +229,7 @@ def test_compile_falls_back_to_eager_when_it_fails(monkeypatch):
         ({"corpus": "zipf"}, "corpus"),
         ({"probes": ["attention"]}, "probes"),
         ({"probes": "few_shot"}, "probes"),
+        ({"probes": ["skills"]}, "probes"),
     ],
 )
 

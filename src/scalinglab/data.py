@@ -35,6 +35,12 @@ The kinds of corpus (``CorpusConfig.kind``):
     first letter in a letter code drawn per document) on the training words, up to ``document_tokens``
     bytes. A model trained on it can be asked the same tasks in context, on held-out
     words (:func:`scalinglab.icl.few_shot_table`).
+``"skills"``
+    Two generated skills mixed with text (:mod:`scalinglab.skills`): documents of
+    ``n_digits``-digit sums (training problems only; a tenth of all problems is held out
+    for testing) or of made-up facts ("the colour of X is Y."), drawn from ``n_facts``
+    facts with Zipf frequencies, up to ``document_tokens`` bytes each, shuffled with
+    standard-library docstrings that make up ``text_fraction`` of the tokens.
 ``"stdlib"``
     Real English: the docstrings of the Python standard library on this machine
     (modules, classes and functions, read with :mod:`ast` from sorted paths), one
@@ -66,7 +72,7 @@ from ._checks import fraction, non_negative_float, non_negative_int, one_of, pos
 from .tasks import task_document
 
 VOCAB_SIZE = 256
-KINDS = ("zipf", "markov_icl", "fewshot", "stdlib", "files")
+KINDS = ("zipf", "markov_icl", "fewshot", "skills", "stdlib", "files")
 DOCUMENT_UNITS = ("docstring", "module")
 MAX_TEXT_TOKENS = 8_000_000
 """Upper bound on ``n_tokens`` for the real-text kinds, to keep them a few MB."""
@@ -117,6 +123,7 @@ class CorpusConfig:
             document with whole example lines up to it).
         paths: the text files of the ``"files"`` kind.
         document_unit: what one ``"stdlib"`` document is: ``"docstring"`` or ``"module"``.
+        n_digits, n_facts, text_fraction: the ``"skills"`` source.
     """
 
     kind: str = "zipf"
@@ -132,10 +139,18 @@ class CorpusConfig:
     document_tokens: int = 256
     paths: tuple[str, ...] = field(default_factory=tuple)
     document_unit: str = "docstring"
+    n_digits: int = 3
+    n_facts: int = 1000
+    text_fraction: float = 0.25
 
     def __post_init__(self) -> None:
         one_of("kind", self.kind, KINDS)
         one_of("document_unit", self.document_unit, DOCUMENT_UNITS)
+        if not 1 <= positive_int("n_digits", self.n_digits) <= 6:
+            raise ValueError(f"n_digits must be an integer in 1..6, got {self.n_digits!r}")
+        positive_int("n_facts", self.n_facts)
+        if non_negative_float("text_fraction", self.text_fraction) >= 1:
+            raise ValueError(f"text_fraction must be a number in [0, 1), got {self.text_fraction!r}")
         positive_int("n_tokens", self.n_tokens)
         non_negative_int("seed", self.seed)
         if fraction("val_fraction", self.val_fraction) >= 1:
@@ -240,6 +255,8 @@ def _make_corpus_cached(config: CorpusConfig) -> Corpus:
         documents, name, entropy = _markov_icl_documents(config), "in-context Markov chains", None
     elif config.kind == "fewshot":
         documents, name, entropy = _fewshot_documents(config), "few-shot task demonstrations", None
+    elif config.kind == "skills":
+        documents, name, entropy = _skills_documents(config), "sums, facts and docstrings", None
     elif config.kind == "stdlib":
         documents, name = _stdlib_documents(config.n_tokens, config.document_unit), "Python standard library docstrings"
         entropy = None
@@ -460,6 +477,32 @@ def _fewshot_documents(config: CorpusConfig) -> list[np.ndarray]:
         documents.append(encode(task_document(rng, config.document_tokens)))
         total += len(documents[-1])
     return documents
+
+
+# ---------------------------------------------------------------------------
+# Skills mixed with text
+
+SKILLS_HELD_OUT_FRACTION = 0.1
+"""Fraction of the ``"skills"`` corpus's addition problems held out of training."""
+SKILLS_FACT_EXPONENT = 1.1
+"""Zipf exponent of the facts' frequencies in the ``"skills"`` corpus."""
+
+
+def _skills_documents(config: CorpusConfig) -> list[np.ndarray]:
+    from .skills import fact_table, skill_document  # skills builds on this module
+
+    rng = np.random.default_rng([config.seed, 5])
+    facts = fact_table(config.n_facts, seed=config.seed)
+    text = _stdlib_documents(round(config.text_fraction * config.n_tokens), "docstring") if config.text_fraction else []
+    documents, total = list(text), sum(len(d) for d in text)
+    while total < config.n_tokens:
+        document = skill_document(
+            rng, config.document_tokens, n_digits=config.n_digits, facts=facts, fact_exponent=SKILLS_FACT_EXPONENT,
+            held_out_fraction=SKILLS_HELD_OUT_FRACTION, seed=config.seed,
+        )
+        documents.append(encode(document))
+        total += len(documents[-1])
+    return [documents[i] for i in rng.permutation(len(documents))]
 
 
 # ---------------------------------------------------------------------------

@@ -33,12 +33,12 @@ from tqdm import tqdm
 
 from . import __version__
 from ._checks import non_negative_float, non_negative_int, one_of, positive_float, positive_int
-from .data import Corpus, CorpusConfig, decode, encode, get_batch, make_corpus, windows
+from .data import SKILLS_HELD_OUT_FRACTION, Corpus, CorpusConfig, decode, encode, get_batch, make_corpus, windows
 from .device import DEVICES, resolve_device, synchronize
 from .model import GPT, LSTM, GPTConfig, LSTMConfig, ModelConfig, build_model, model_config_from_dict
 
 PRECISIONS = ("auto", "fp32", "bf16")
-PROBES = ("few_shot", "induction")
+PROBES = ("few_shot", "induction", "skills")
 
 
 EVAL_SPACINGS = ("log", "linear")
@@ -79,7 +79,10 @@ class TrainConfig:
             by name: ``"few_shot"`` is :func:`scalinglab.icl.few_shot_table` with its
             defaults (every task at k = 0, 1, 2, 4, 8, 16 on held-out words);
             ``"induction"`` (GPT only) is :func:`scalinglab.icl.induction_probe` on the
-            first 64 tokens of the first validation window.
+            first 64 tokens of the first validation window; ``"skills"`` (for a
+            ``"skills"`` corpus) scores 500 held-out sums with
+            :func:`scalinglab.skills.addition_scores` and every fact with
+            :func:`scalinglab.skills.fact_scores`.
     """
 
     model: ModelConfig = field(default_factory=GPTConfig)
@@ -137,6 +140,8 @@ class TrainConfig:
         object.__setattr__(self, "probes", tuple(self.probes))
         for probe in self.probes:
             one_of("probes", probe, PROBES)
+        if "skills" in self.probes and self.corpus.kind != "skills":
+            raise ValueError(f"probes: 'skills' needs a corpus of kind 'skills', got {self.corpus.kind!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (nested model and corpus dicts)."""
@@ -359,7 +364,7 @@ def train(
         val_icl_score_nats=curves.val_icl_score_nats,
         val_prefix_matching=curves.val_prefix_matching,
         val_induction_mass=curves.val_induction_mass,
-        probes=_run_probes(model, config.probes, corpus, n_ctx, config.eval_tokens),
+        probes=_run_probes(model, config, corpus),
         n_params=model.n_params(embedding=False),
         n_params_with_embedding=model.n_params(embedding=True),
         flops_per_token=flops_per_token,
@@ -475,18 +480,25 @@ def _record_induction(
             curves.val_induction_mass.append(float(induction_mass_scores(model, window).max()))
 
 
-def _run_probes(
-    model: GPT | LSTM, probes: tuple[str, ...], corpus: Corpus, n_ctx: int, eval_tokens: int
-) -> dict[str, Any]:
-    """What each probe named in ``probes`` measures on the trained model (see :class:`TrainConfig`)."""
-    from .icl import few_shot_table, induction_probe  # icl builds on this module's evaluate()
+def _run_probes(model: GPT | LSTM, config: TrainConfig, corpus: Corpus) -> dict[str, Any]:
+    """What each probe named in ``config.probes`` measures on the trained model (see :class:`TrainConfig`)."""
+    from .icl import few_shot_table, induction_probe  # both build on this module's evaluate()
+    from .skills import addition_scores, fact_scores, fact_table
 
     measured: dict[str, Any] = {}
-    if "few_shot" in probes:
+    if "few_shot" in config.probes:
         measured["few_shot"] = few_shot_table(model)
-    if "induction" in probes and isinstance(model, GPT):
-        start = int(evaluation_starts(corpus, n_ctx, eval_tokens)[0])
+    if "induction" in config.probes and isinstance(model, GPT):
+        n_ctx = config.model.n_ctx
+        start = int(evaluation_starts(corpus, n_ctx, config.eval_tokens)[0])
         measured["induction"] = induction_probe(model, corpus.val_tokens[start : start + min(64, n_ctx)])
+    if "skills" in config.probes:
+        spec = config.corpus
+        measured["addition"] = addition_scores(
+            model, n_problems=500, n_digits=spec.n_digits, seed=1, held_out_fraction=SKILLS_HELD_OUT_FRACTION,
+            split_seed=spec.seed,
+        )
+        measured["facts"] = fact_scores(model, fact_table(spec.n_facts, seed=spec.seed))
     return measured
 
 
