@@ -53,12 +53,12 @@ def use_style() -> None:
 
 
 def new_figure(
-    ncols: int = 1, *, width_in: float = 6.4, height_in: float = 4.0
+    ncols: int = 1, *, nrows: int = 1, width_in: float = 6.4, height_in: float = 4.0
 ) -> tuple[Figure, list[Axes]]:
-    """A figure with ``ncols`` side-by-side axes in the book's style; returns (figure, list of axes)."""
+    """A figure with ``nrows`` x ``ncols`` axes in the book's style; returns (figure, list of axes, row by row)."""
     use_style()
-    fig, axes = plt.subplots(1, ncols, figsize=(width_in, height_in), squeeze=False, layout="constrained")
-    return fig, list(axes[0])
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width_in, height_in), squeeze=False, layout="constrained")
+    return fig, list(axes.flat)
 
 
 def loglog(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> Axes:
