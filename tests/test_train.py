@@ -12,6 +12,7 @@ import torch
 
 from scalinglab.data import CorpusConfig, make_corpus
 from scalinglab.icl import icl_score, prefix_matching_scores
+from scalinglab.limits import unique_tokens_for_epochs
 from scalinglab.tasks import TASKS
 from scalinglab.model import GPT, GPTConfig, LSTMConfig
 from scalinglab.train import (
@@ -168,6 +169,21 @@ def test_unique_tokens_repeat_a_small_subset():
         train(dataclasses.replace(TINY, unique_tokens=32))
     with pytest.raises(ValueError, match="unique_tokens"):
         train(dataclasses.replace(TINY, unique_tokens=10**7))
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 4])
+def test_repeated_data_runs_see_exactly_d_over_k_unique_tokens_k_times(epochs, monkeypatch):
+    import scalinglab.train as engine
+
+    budget = TINY.tokens
+    unique = unique_tokens_for_epochs(budget, epochs)
+    seen: list[int] = []
+    original = engine.get_batch
+    monkeypatch.setattr(engine, "get_batch", lambda tokens, *args: seen.append(len(tokens)) or original(tokens, *args))
+    result = train(dataclasses.replace(TINY, unique_tokens=int(unique)))
+    assert set(seen) == {unique} and result.tokens == budget and result.epochs == pytest.approx(epochs)
+    with pytest.raises(ValueError, match="^epochs"):
+        unique_tokens_for_epochs(budget, 7)
 
 
 def test_lstm_trains_through_the_same_interface():
