@@ -40,7 +40,8 @@ The kinds of corpus (``CorpusConfig.kind``):
     ``n_digits``-digit sums (training problems only; a tenth of all problems is held out
     for testing) or of made-up facts ("the colour of X is Y."), drawn from ``n_facts``
     facts with Zipf frequencies, up to ``document_tokens`` bytes each, shuffled with
-    standard-library docstrings that make up ``text_fraction`` of the tokens.
+    standard-library docstrings that make up ``text_fraction`` of the tokens (at most
+    the ~1.6M tokens of docstrings there are; beyond that the corpus has less text).
 ``"stdlib"``
     Real English: the docstrings of the Python standard library on this machine
     (modules, classes and functions, read with :mod:`ast` from sorted paths), one

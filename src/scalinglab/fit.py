@@ -21,18 +21,17 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from scipy.optimize import minimize
 
-from ._checks import fraction, non_negative_int, one_of, positive_float, positive_int
-
-
-def _positive_finite(name: str, values: ArrayLike) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (no NaN or infinity)")
-    if not np.all(array > 0):
-        raise ValueError(f"{name} must be positive, got minimum {array.min()!r}")
-    return array
+from ._checks import (
+    enough_points,
+    fraction,
+    non_negative_int,
+    one_of,
+    positive_array,
+    positive_finite_array,
+    positive_float,
+    positive_int,
+    same_length,
+)
 
 
 def frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
@@ -48,9 +47,9 @@ def frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
         compute: compute of each point, in FLOPs (> 0).
         loss: loss of each point (> 0), e.g. in nats/token.
     """
-    c = _positive_finite("compute", compute)
-    l = _positive_finite("loss", loss)
-    _same_length(compute=c, loss=l)
+    c = positive_finite_array("compute", compute)
+    l = positive_finite_array("loss", loss)
+    same_length(compute=c, loss=l)
     x, y = np.log(c), np.log(l)
     order = np.lexsort((y, x))  # by compute, ties by loss
     hull: list[int] = []
@@ -356,29 +355,6 @@ def _warn_not_converged(what: str) -> None:
     )
 
 
-def _positive_values(name: str, values: ArrayLike) -> np.ndarray:
-    """``values`` as a float array of any shape, checked non-empty, finite and positive."""
-    array = np.asarray(values, dtype=float)
-    _positive_finite(name, array.reshape(-1))
-    return array
-
-
-def _same_length(**arrays: np.ndarray) -> None:
-    sizes = {name: array.size for name, array in arrays.items()}
-    if len(set(sizes.values())) > 1:
-        raise ValueError(
-            f"{' and '.join(sizes)} must have the same length, got "
-            + ", ".join(f"{name}: {size}" for name, size in sizes.items())
-        )
-
-
-def _enough_points(n_points: int, n_params: int) -> None:
-    if n_points < n_params:
-        raise ValueError(
-            f"need at least as many points as parameters ({n_params}), got {n_points} points"
-        )
-
-
 # --------------------------------------------------------------------------------------
 # y = E + (x0 / x)^alpha
 # --------------------------------------------------------------------------------------
@@ -409,7 +385,7 @@ class PowerLawFit:
 
     def predict(self, x: ArrayLike) -> np.ndarray:
         """E + (x0 / x)^alpha at ``x`` (> 0, same units as the fitted x)."""
-        x = _positive_values("x", x)
+        x = positive_array("x", x)
         return (self.E + (self.x0 / x) ** self.alpha)[()]
 
     def band(self, x: ArrayLike, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
@@ -421,7 +397,7 @@ class PowerLawFit:
         level = fraction("level", level)
         if self.n_bootstrap == 0:
             raise ValueError("band needs bootstrap fits: fit with n_bootstrap > 0")
-        x = _positive_values("x", x)
+        x = positive_array("x", x)
         b = {name: values.reshape((-1,) + (1,) * x.ndim) for name, values in self.bootstrap.items()}
         predictions = b["E"] + (b["x0"] / x) ** b["alpha"]
         lower, upper = np.percentile(predictions, [50 * (1 - level), 50 * (1 + level)], axis=0)
@@ -496,13 +472,13 @@ def fit_power_law(
         ValueError: x or y not positive and finite, of different lengths, or fewer points
             than parameters; a bad option.
     """
-    x, y = _positive_finite("x", x), _positive_finite("y", y)
-    _same_length(x=x, y=y)
+    x, y = positive_finite_array("x", x), positive_finite_array("y", y)
+    same_length(x=x, y=y)
     n_bootstrap, seed = non_negative_int("n_bootstrap", n_bootstrap), non_negative_int("seed", seed)
     level, maxiter = fraction("level", level), positive_int("maxiter", maxiter)
     log_x, log_y = np.log(x), np.log(y)
     features = _power_law_features(log_x, irreducible)
-    _enough_points(x.size, features.shape[-1])
+    enough_points(x.size, features.shape[-1])
     starts = _power_law_starts(log_x, y, irreducible)
     results = _multistart(starts, features, log_y, np.ones_like(y), np.inf, maxiter, _FTOL)
     theta, _, converged = results[0]
@@ -568,7 +544,7 @@ class ChinchillaFit:
 
     def predict(self, N: ArrayLike, D: ArrayLike) -> np.ndarray:
         """L(N, D) = E + A / N^alpha + B / D^beta (N parameters, D tokens; broadcast)."""
-        N, D = _positive_values("N", N), _positive_values("D", D)
+        N, D = positive_array("N", N), positive_array("D", D)
         return (self.E + self.A / N**self.alpha + self.B / D**self.beta)[()]
 
     def compute_optimal(self, C: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -576,7 +552,7 @@ class ChinchillaFit:
 
         N_opt = G (C/6)^a and D_opt = (C/6)^b / G, with G = (alpha A / (beta B))^(1/(alpha+beta)).
         """
-        C = _positive_values("C", C)
+        C = positive_array("C", C)
         G = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
         return (G * (C / 6) ** self.a)[()], ((C / 6) ** self.b / G)[()]
 
@@ -656,9 +632,9 @@ def fit_chinchilla(
         ValueError: N, D or L not positive and finite, of different lengths, or fewer
             than 5 points; a bad option.
     """
-    N, D, L = _positive_finite("N", N), _positive_finite("D", D), _positive_finite("L", L)
-    _same_length(N=N, D=D, L=L)
-    _enough_points(N.size, 5)
+    N, D, L = positive_finite_array("N", N), positive_finite_array("D", D), positive_finite_array("L", L)
+    same_length(N=N, D=D, L=L)
+    enough_points(N.size, 5)
     delta = positive_float("huber_delta", huber_delta)
     reduction = one_of("reduction", reduction, ("sum", "mean"))
     n_bootstrap, seed = non_negative_int("n_bootstrap", n_bootstrap), non_negative_int("seed", seed)
@@ -735,11 +711,11 @@ class IsoFLOPFit:
 
     def predict_n_opt(self, C: ArrayLike) -> np.ndarray:
         """Compute-optimal parameters at C FLOPs: k_N C^a."""
-        return (self.n_prefactor * _positive_values("C", C) ** self.a)[()]
+        return (self.n_prefactor * positive_array("C", C) ** self.a)[()]
 
     def predict_d_opt(self, C: ArrayLike) -> np.ndarray:
         """Compute-optimal tokens at C FLOPs: k_D C^b."""
-        return (self.d_prefactor * _positive_values("C", C) ** self.b)[()]
+        return (self.d_prefactor * positive_array("C", C) ** self.b)[()]
 
     def __repr__(self) -> str:
         return (
@@ -820,13 +796,13 @@ def isoflop_profiles(
         ValueError: inputs not positive and finite or of different lengths, or fewer than
             2 budgets with a minimum.
     """
-    compute, n_params = _positive_finite("compute", compute), _positive_finite("n_params", n_params)
-    loss = _positive_finite("loss", loss)
-    tokens = None if n_tokens is None else _positive_finite("n_tokens", n_tokens)
+    compute, n_params = positive_finite_array("compute", compute), positive_finite_array("n_params", n_params)
+    loss = positive_finite_array("loss", loss)
+    tokens = None if n_tokens is None else positive_finite_array("n_tokens", n_tokens)
     arrays = {"compute": compute, "n_params": n_params, "loss": loss}
     if tokens is not None:
         arrays["n_tokens"] = tokens
-    _same_length(**arrays)
+    same_length(**arrays)
     level = fraction("level", level)
     kept: list[tuple[float, np.ndarray, float, float, float, float]] = []
     dropped: dict[float, str] = {}

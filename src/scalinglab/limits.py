@@ -60,8 +60,15 @@ from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
 
 from . import fermi
-from ._checks import non_negative_float, one_of, positive_float, positive_int
-from .fit import _enough_points, _positive_values, _same_length
+from ._checks import (
+    enough_points,
+    non_negative_float,
+    one_of,
+    positive_array,
+    positive_float,
+    positive_int,
+    same_length,
+)
 
 #: Tokens per parameter of a compute-optimal model: Chinchilla's 1.4e12 tokens over
 #: 70e9 parameters, exactly 20 (Hoffmann et al., 2022).
@@ -80,7 +87,7 @@ def _positive(name: str, value: ArrayLike) -> float | np.ndarray:
     """``value`` as a float (scalar) or float array, checked finite and > 0."""
     if np.ndim(value) == 0:
         return positive_float(name, value.item() if isinstance(value, np.ndarray) else value)
-    return _positive_values(name, value)
+    return positive_array(name, value)
 
 
 def _at_least_one(name: str, value: ArrayLike) -> float | np.ndarray:
@@ -527,10 +534,10 @@ def fit_data_constrained(epochs: ArrayLike, losses: ArrayLike, *, tokens: float)
             points, or ``tokens`` not positive.
     """
     epochs = np.atleast_1d(_at_least_one("epochs", epochs)).astype(float)
-    losses = _positive_values("losses", losses).reshape(-1)
+    losses = positive_array("losses", losses).reshape(-1)
     tokens = positive_float("tokens", tokens)
-    _same_length(epochs=epochs, losses=losses)
-    _enough_points(epochs.size, 4)
+    same_length(epochs=epochs, losses=losses)
+    enough_points(epochs.size, 4)
     log_losses = np.log(losses)
     log_e_max = math.log(losses.min())
     lower = np.array([-np.inf, -np.inf, 1e-6, math.log(_R_STAR_BOUNDS[0])])
