@@ -59,11 +59,11 @@ def fraction(name: str, value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def one_of(name: str, value: object, allowed: tuple[str, ...]) -> str:
+def one_of(name: str, value: Any, allowed: tuple[Any, ...]) -> Any:
     """Return ``value`` if it is one of ``allowed``, else raise ``ValueError`` listing them."""
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 # Arrays (for fits)

@@ -51,6 +51,29 @@ The kinds of corpus (``CorpusConfig.kind``):
 ``"files"``
     The reader's own UTF-8 text files (``paths``), split into documents at blank
     lines; see :func:`from_files`.
+``"code"``
+    Python source code: the standard library's ``.py`` files on this machine (sorted
+    paths, tests left out) with their docstrings removed, so that it shares no text with
+    ``"stdlib"``; one document per file, comments kept, up to ``n_tokens`` bytes. A token
+    is one byte of source (more than the 8 MB cap of :data:`MAX_TEXT_TOKENS` on CPython 3.11).
+``"images"``
+    Small images as pixel sequences: the 1,797 handwritten digits (8 x 8 pixels, 17 grey
+    levels) that ship inside scikit-learn, read from its data file (nothing is
+    downloaded). A document is a newline then the 64 pixels in raster order (row by
+    row), one token per pixel: grey level ``v`` in 0..16 is quantised to
+    ``q = floor(v * pixel_levels / 17)`` and written as the byte ``ord("0") + q``
+    (:data:`PIXEL_LEVELS` lists the accepted ``pixel_levels``). The split is by
+    *source image*; each training image is also shifted by up to ``image_shift``
+    pixels in each direction (blank pixels shifted in), ``(2 image_shift + 1)^2``
+    copies in shuffled order, while validation images are used as they are. With the
+    defaults: 1,617 training images x 9 shifts = 945,945 tokens, 180 validation images
+    = 11,700 tokens.
+``"arithmetic"``
+    Generated arithmetic: lines ``a+b=c``, ``a-b=c`` or ``a*b=c`` (operator uniform,
+    operands uniform in ``0 .. 10^n_digits - 1``, written without leading zeros,
+    differences may be negative), after a newline, filling documents of up to
+    ``document_tokens`` bytes. Only the operator and operands are random, so the loss
+    cannot go below :func:`arithmetic_entropy_rate_nats` (``n_digits`` up to 3).
 
 Fields that do not apply to a kind are ignored by it.
 """
@@ -60,6 +83,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import gzip
+import importlib.util
 import math
 import sysconfig
 from dataclasses import dataclass, field
@@ -73,10 +98,17 @@ from ._checks import fraction, non_negative_float, non_negative_int, one_of, pos
 from .tasks import task_document
 
 VOCAB_SIZE = 256
-KINDS = ("zipf", "markov_icl", "fewshot", "skills", "stdlib", "files")
+KINDS = ("zipf", "markov_icl", "fewshot", "skills", "stdlib", "files", "code", "images", "arithmetic")
 DOCUMENT_UNITS = ("docstring", "module")
 MAX_TEXT_TOKENS = 8_000_000
 """Upper bound on ``n_tokens`` for the real-text kinds, to keep them a few MB."""
+PIXEL_LEVELS = (2, 4, 8, 17)
+"""Grey levels an ``"images"`` corpus may be quantised to (17: the digits' own levels)."""
+MAX_IMAGE_SHIFT = 2
+"""Largest ``image_shift`` (pixels) of the ``"images"`` corpus's augmentation."""
+ARITHMETIC_OPERATORS = "+-*"
+MAX_ARITHMETIC_DIGITS = 3
+"""Largest ``n_digits`` of an ``"arithmetic"`` corpus (its entropy is then exact to enumerate)."""
 
 _ID_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _CONTINUATION_LETTERS = b"abcdefghijklmnopqrstuvwxyz"
@@ -124,7 +156,11 @@ class CorpusConfig:
             document with whole example lines up to it).
         paths: the text files of the ``"files"`` kind.
         document_unit: what one ``"stdlib"`` document is: ``"docstring"`` or ``"module"``.
-        n_digits, n_facts, text_fraction: the ``"skills"`` source.
+        n_digits, n_facts, text_fraction: the ``"skills"`` source (``n_digits`` also
+            sets the operands' digits of ``"arithmetic"``).
+        pixel_levels, image_shift: the ``"images"`` corpus's quantisation (one of
+            :data:`PIXEL_LEVELS`) and largest augmentation shift in pixels (0 to
+            :data:`MAX_IMAGE_SHIFT`).
     """
 
     kind: str = "zipf"
@@ -143,6 +179,8 @@ class CorpusConfig:
     n_digits: int = 3
     n_facts: int = 1000
     text_fraction: float = 0.25
+    pixel_levels: int = 17
+    image_shift: int = 1
 
     def __post_init__(self) -> None:
         one_of("kind", self.kind, KINDS)
@@ -170,7 +208,14 @@ class CorpusConfig:
             raise ValueError(f"paths must be a tuple of strings, got {self.paths!r}")
         if self.kind == "files" and not self.paths:
             raise ValueError("paths must name at least one file when kind='files'")
-        if self.kind in ("stdlib", "files") and self.n_tokens > MAX_TEXT_TOKENS:
+        one_of("pixel_levels", self.pixel_levels, PIXEL_LEVELS)
+        if non_negative_int("image_shift", self.image_shift) > MAX_IMAGE_SHIFT:
+            raise ValueError(f"image_shift must be an integer in 0..{MAX_IMAGE_SHIFT}, got {self.image_shift!r}")
+        if self.kind == "arithmetic" and self.n_digits > MAX_ARITHMETIC_DIGITS:
+            raise ValueError(
+                f"n_digits must be an integer in 1..{MAX_ARITHMETIC_DIGITS} for kind='arithmetic', got {self.n_digits!r}"
+            )
+        if self.kind in ("stdlib", "files", "code") and self.n_tokens > MAX_TEXT_TOKENS:
             raise ValueError(f"n_tokens must be at most {MAX_TEXT_TOKENS} for kind={self.kind!r}, got {self.n_tokens}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -261,6 +306,13 @@ def _make_corpus_cached(config: CorpusConfig) -> Corpus:
     elif config.kind == "stdlib":
         documents, name = _stdlib_documents(config.n_tokens, config.document_unit), "Python standard library docstrings"
         entropy = None
+    elif config.kind == "code":
+        documents, name, entropy = _code_documents(config.n_tokens), "Python standard library code", None
+    elif config.kind == "images":
+        return _image_corpus(config)
+    elif config.kind == "arithmetic":
+        documents, name = _arithmetic_documents(config), "arithmetic"
+        entropy = arithmetic_entropy_rate_nats(config.n_digits)
     else:
         documents, name, entropy = _file_documents(config.paths, config.n_tokens), "text files", None
     return _split(documents, config, name, entropy)
@@ -563,6 +615,183 @@ def _file_documents(paths: tuple[str, ...], max_tokens: int) -> list[np.ndarray]
             documents.append(encode(paragraph)[: max_tokens - total])
             total += len(documents[-1])
     return documents
+
+
+# ---------------------------------------------------------------------------
+# Code
+
+
+def _code_documents(max_tokens: int) -> list[np.ndarray]:
+    documents, total = [], 0
+    for path in _stdlib_paths():
+        source = _without_docstrings(path)
+        if not source.strip():
+            continue
+        documents.append(encode(source)[: max_tokens - total])
+        total += len(documents[-1])
+        if total >= max_tokens:
+            break
+    return documents
+
+
+def _without_docstrings(path: Path) -> str:
+    """The source of ``path`` with the lines of every module, class and function docstring
+    removed ("" if it cannot be read or parsed)."""
+    try:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, OSError, UnicodeDecodeError):
+        return ""
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    dropped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, kinds) and node.body and _is_docstring(node.body[0]):
+            first = node.body[0]
+            dropped.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    lines = source.splitlines(keepends=True)
+    return "".join(line for number, line in enumerate(lines, start=1) if number not in dropped)
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Images
+
+IMAGE_SIDE = 8
+"""Side of the ``"images"`` corpus's digits, in pixels (64 pixels: 64 tokens an image)."""
+_DIGIT_GREY_LEVELS = 17
+_PIXEL_ZERO = ord("0")
+
+
+def digit_images() -> np.ndarray:
+    """scikit-learn's 1,797 handwritten digits, (1797, 8, 8) uint8 grey levels in 0..16.
+
+    Read from the data file inside the installed package (without importing it);
+    ``ValueError`` with the fix when scikit-learn is not installed.
+    """
+    return _digit_images().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _digit_images() -> np.ndarray:
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("kind='images' needs scikit-learn's digits: pip install scikit-learn")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
+    return table[:, :-1].reshape(-1, IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8)
+
+
+def quantise_pixels(grey: np.ndarray, pixel_levels: int) -> np.ndarray:
+    """Grey levels 0..16 to ``pixel_levels`` levels: ``floor(v * pixel_levels / 17)``."""
+    one_of("pixel_levels", pixel_levels, PIXEL_LEVELS)
+    return (np.asarray(grey, dtype=np.int64) * pixel_levels // _DIGIT_GREY_LEVELS).astype(np.uint8)
+
+
+def image_tokens(image: np.ndarray) -> np.ndarray:
+    """One image's document: a newline, then its quantised pixels in raster order as bytes ``ord("0") + q``."""
+    return np.concatenate([[_DOCUMENT_START], _PIXEL_ZERO + np.asarray(image, dtype=np.uint8).ravel()]).astype(np.uint8)
+
+
+def pixels_of(tokens: np.ndarray) -> np.ndarray:
+    """The quantised pixel levels of pixel tokens (inverse of :func:`image_tokens` without its newline)."""
+    return np.asarray(tokens, dtype=np.int64) - _PIXEL_ZERO
+
+
+def shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``image`` moved ``dy`` pixels down and ``dx`` right; pixels shifted in are blank (0)."""
+    out = np.zeros_like(image)
+    height, width = image.shape
+    out[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = image[
+        max(-dy, 0) : height - max(dy, 0), max(-dx, 0) : width - max(dx, 0)
+    ]
+    return out
+
+
+def _image_corpus(config: CorpusConfig) -> Corpus:
+    """Split source images into train and validation, then augment and shuffle the training ones."""
+    images = quantise_pixels(_digit_images(), config.pixel_levels)
+    order = np.random.default_rng([config.seed, 1]).permutation(len(images))
+    n_val = max(1, round(config.val_fraction * len(images)))
+    shifts = range(-config.image_shift, config.image_shift + 1)
+    train = [image_tokens(shifted(images[i], dy, dx)) for i in np.sort(order[n_val:]) for dy in shifts for dx in shifts]
+    train = [train[i] for i in np.random.default_rng([config.seed, 6]).permutation(len(train))]
+    val = [image_tokens(images[i]) for i in np.sort(order[:n_val])]
+    tokens_per_image = IMAGE_SIDE * IMAGE_SIDE + 1
+    room = config.n_tokens // tokens_per_image - len(val)
+    if room < 1:
+        raise ValueError(
+            f"n_tokens must be at least {(len(val) + 1) * tokens_per_image} for kind='images' "
+            f"(the {len(val)} validation images and one training image), got {config.n_tokens}"
+        )
+    train_tokens, train_starts = _concatenate(train[:room])
+    val_tokens, val_starts = _concatenate(val)
+    name = f"handwritten digits ({config.pixel_levels} grey levels)"
+    return Corpus(name, config, train_tokens, val_tokens, train_starts, val_starts, None)
+
+
+# ---------------------------------------------------------------------------
+# Arithmetic
+
+
+def arithmetic_line(a: int, operator: str, b: int) -> str:
+    """``"a+b=c\n"`` (or ``-``, ``*``) with the exact integer result."""
+    one_of("operator", operator, tuple(ARITHMETIC_OPERATORS))
+    result = a + b if operator == "+" else a - b if operator == "-" else a * b
+    return f"{a}{operator}{b}={result}\n"
+
+
+def _arithmetic_documents(config: CorpusConfig) -> list[np.ndarray]:
+    rng = np.random.default_rng([config.seed, 7])
+    high = 10**config.n_digits
+    documents, total = [], 0
+    while total < config.n_tokens:
+        document = "\n"
+        while True:
+            a, b = (int(v) for v in rng.integers(0, high, size=2))
+            line = arithmetic_line(a, ARITHMETIC_OPERATORS[int(rng.integers(len(ARITHMETIC_OPERATORS)))], b)
+            if len(document) + len(line) > config.document_tokens and len(document) > 1:
+                break
+            document += line
+        documents.append(encode(document))
+        total += len(document)
+    return documents
+
+
+def arithmetic_entropy_rate_nats(n_digits: int) -> float:
+    """The operands' and operator's entropy per token of ``"arithmetic"`` lines, in nats/token:
+    ``(ln 3 + 2 n_digits ln 10) / E[line length]``, the expectation taken exactly over every
+    operand pair and operator.
+
+    A floor on any model's loss on the corpus (the results are determined by the
+    operands); the true entropy rate is a little higher, since where a document ends is
+    also uncertain (one newline every ``document_tokens`` bytes).
+    """
+    if not 1 <= positive_int("n_digits", n_digits) <= MAX_ARITHMETIC_DIGITS:
+        raise ValueError(f"n_digits must be an integer in 1..{MAX_ARITHMETIC_DIGITS}, got {n_digits!r}")
+    operands = np.arange(10**n_digits)
+    a, b = np.meshgrid(operands, operands, indexing="ij")
+    results = (a + b, a - b, a * b)
+    mean_result_length = np.mean([_decimal_length(r).mean() for r in results])
+    mean_operand_length = _decimal_length(operands).mean()
+    mean_line_length = 2 * mean_operand_length + mean_result_length + 3  # operator, "=", newline
+    return (math.log(len(ARITHMETIC_OPERATORS)) + 2 * n_digits * math.log(10)) / mean_line_length
+
+
+def _decimal_length(values: np.ndarray) -> np.ndarray:
+    """Characters of each integer written in decimal, a minus sign included."""
+    magnitude = np.abs(values)
+    digits = np.ones_like(magnitude)
+    for power in range(1, 8):
+        digits += magnitude >= 10**power
+    return digits + (values < 0)
 
 
 # ---------------------------------------------------------------------------

@@ -64,7 +64,7 @@ _MODEL_FIELDS = {
     "gpt": {f.name for f in dataclasses.fields(GPTConfig)},
     "lstm": {f.name for f in dataclasses.fields(LSTMConfig)},
 }
-_SUB_TABLES = {"model", "corpus"}
+_SUB_TABLES = {"model", "corpus", "pretrain_corpus"}
 
 
 # ---------------------------------------------------------------------------
@@ -86,8 +86,8 @@ def load_grid(path: str | os.PathLike[str]) -> list[TrainConfig]:
 def expand_grid(spec: dict[str, Any], *, source: str = "grid") -> list[TrainConfig]:
     """The sweep that ``spec`` (``{"base": {...}, "axes": {...}}``) describes, in axis order.
 
-    Keys of ``axes`` are TrainConfig fields, or dotted paths into ``model`` and ``corpus``
-    (``"model.d_model"``); a table value for ``model`` or ``corpus`` updates that sub-table.
+    Keys of ``axes`` are TrainConfig fields, or dotted paths into ``model``, ``corpus`` and
+    ``pretrain_corpus`` (``"model.d_model"``); a table value for one of those updates it.
     ``axes`` may also be a list of such tables (``[[axes]]`` blocks in TOML): the sweep is
     then the union of each block's product, e.g. a different range of sizes per budget.
     """
@@ -124,7 +124,7 @@ def _apply(settings: dict[str, Any], key: str, value: Any, source: str) -> None:
     head, _, rest = key.partition(".")
     if rest:
         if head not in _SUB_TABLES:
-            raise ValueError(f"{source}: unknown key {key!r}: only model.* and corpus.* may be dotted")
+            raise ValueError(f"{source}: unknown key {key!r}: only model.*, corpus.* and pretrain_corpus.* may be dotted")
         settings.setdefault(head, {})[rest] = value
     elif isinstance(value, dict):
         if key not in _SUB_TABLES:
@@ -142,19 +142,27 @@ def _build(settings: dict[str, Any], source: str) -> TrainConfig:
     if arch not in _MODEL_FIELDS:
         raise ValueError(f"{source}: model.arch must be one of 'gpt', 'lstm', got {arch!r}")
     _check_keys(model, _MODEL_FIELDS[arch] | {"arch"}, "model.", source)
-    corpus = dict(settings.get("corpus", {}))
-    _check_keys(corpus, {f.name for f in dataclasses.fields(CorpusConfig)}, "corpus.", source)
-    if "paths" in corpus and isinstance(corpus["paths"], list):
-        corpus["paths"] = tuple(corpus["paths"])
+    corpora = {
+        key: _corpus_settings(settings[key], f"{key}.", source) for key in ("corpus", "pretrain_corpus") if key in settings
+    }
     model_class = GPTConfig if arch == "gpt" else LSTMConfig
     try:
         return TrainConfig(
             **{k: v for k, v in settings.items() if k not in _SUB_TABLES},
             model=model_class(**{k: v for k, v in model.items() if k != "arch"}),
-            corpus=CorpusConfig(**corpus),
+            **{key: CorpusConfig(**table) for key, table in corpora.items()},
         )
     except ValueError as error:
         raise ValueError(f"{source}: {error}") from error
+
+
+def _corpus_settings(table: dict[str, Any], prefix: str, source: str) -> dict[str, Any]:
+    """A corpus sub-table's settings, keys checked, ``paths`` as a tuple."""
+    corpus = dict(table)
+    _check_keys(corpus, {f.name for f in dataclasses.fields(CorpusConfig)}, prefix, source)
+    if isinstance(corpus.get("paths"), list):
+        corpus["paths"] = tuple(corpus["paths"])
+    return corpus
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], prefix: str, source: str) -> None:
@@ -338,6 +346,8 @@ TABLE_COLUMNS = (
     "n_layer",
     "d_model",
     "corpus",
+    "pretrain_corpus",
+    "unique_tokens",
     "seed",
     "n_params",
     "n_params_with_embedding",
@@ -345,6 +355,7 @@ TABLE_COLUMNS = (
     "flops",
     "final_val_loss_nats",
     "final_val_loss_bits_per_byte",
+    "best_val_loss_nats",
     "seconds",
     "device",
 )
@@ -424,6 +435,8 @@ def _row(run_id: str, result: RunResult) -> dict[str, Any]:
         "n_layer": config.model.n_layer,
         "d_model": config.model.d_model,
         "corpus": config.corpus.kind,
+        "pretrain_corpus": config.pretrain_corpus.kind if config.pretrain_corpus is not None else None,
+        "unique_tokens": config.unique_tokens,
         "seed": config.seed,
         "n_params": result.n_params,
         "n_params_with_embedding": result.n_params_with_embedding,
@@ -431,6 +444,7 @@ def _row(run_id: str, result: RunResult) -> dict[str, Any]:
         "flops": result.flops,
         "final_val_loss_nats": result.final_val_loss_nats,
         "final_val_loss_bits_per_byte": result.final_val_loss_bits_per_byte,
+        "best_val_loss_nats": min(result.val_loss_nats),
         "seconds": result.seconds,
         "device": result.device,
     }

@@ -22,9 +22,11 @@ import datetime
 import hashlib
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,6 +85,13 @@ class TrainConfig:
             ``"skills"`` corpus) scores 500 held-out sums with
             :func:`scalinglab.skills.addition_scores` and every fact with
             :func:`scalinglab.skills.fact_scores`.
+        pretrain_corpus, pretrain_tokens: pre-train first (give both or neither): the
+            model is trained on ``pretrain_tokens`` tokens of ``pretrain_corpus`` with
+            this config's other settings (:func:`pretraining_config`), then trained
+            ("fine-tuned") on ``corpus`` from those weights with a fresh optimiser and
+            schedule. The result's tokens, FLOPs and curves count the fine-tuning only.
+            Pre-trained weights are cached on disk (:func:`pretrained_weights`), so a sweep
+            of fine-tuning runs pre-trains each model once.
     """
 
     model: ModelConfig = field(default_factory=GPTConfig)
@@ -104,6 +113,8 @@ class TrainConfig:
     compile: bool | None = None
     precision: str = "auto"
     probes: tuple[str, ...] = ()
+    pretrain_corpus: CorpusConfig | None = None
+    pretrain_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, (GPTConfig, LSTMConfig)):
@@ -142,11 +153,21 @@ class TrainConfig:
             one_of("probes", probe, PROBES)
         if "skills" in self.probes and self.corpus.kind != "skills":
             raise ValueError(f"probes: 'skills' needs a corpus of kind 'skills', got {self.corpus.kind!r}")
+        if (self.pretrain_corpus is None) != (self.pretrain_tokens is None):
+            raise ValueError("pretrain_corpus and pretrain_tokens: give both or neither")
+        if self.pretrain_corpus is not None and not isinstance(self.pretrain_corpus, CorpusConfig):
+            raise ValueError(f"pretrain_corpus must be a CorpusConfig, got {type(self.pretrain_corpus).__name__}")
+        if self.pretrain_tokens is not None:
+            positive_int("pretrain_tokens", self.pretrain_tokens)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (nested model and corpus dicts)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return {**data, "model": self.model.to_dict(), "corpus": self.corpus.to_dict(), "probes": list(self.probes)}
+        pretrain = self.pretrain_corpus.to_dict() if self.pretrain_corpus is not None else None
+        return {
+            **data, "model": self.model.to_dict(), "corpus": self.corpus.to_dict(), "probes": list(self.probes),
+            "pretrain_corpus": pretrain,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -154,6 +175,8 @@ class TrainConfig:
         data = dict(data)
         data["model"] = model_config_from_dict(data["model"])
         data["corpus"] = CorpusConfig.from_dict(data["corpus"])
+        if data.get("pretrain_corpus") is not None:
+            data["pretrain_corpus"] = CorpusConfig.from_dict(data["pretrain_corpus"])
         return cls(**data)
 
     def config_hash(self) -> str:
@@ -171,6 +194,8 @@ class TrainConfig:
         runs recorded before it unchanged.
         """
         changed = {k: v for k, v in _changed_fields(self).items() if k not in ("device", "model", "corpus")}
+        if self.pretrain_corpus is not None:
+            changed["pretrain_corpus"] = _changed_fields(self.pretrain_corpus)
         return {
             **changed,
             "model": {"arch": self.model.arch, **_changed_fields(self.model)},
@@ -325,6 +350,8 @@ def train(
 
     torch.manual_seed(config.seed)
     model = build_model(config.model).to(device)
+    if config.pretrain_corpus is not None:
+        model.load_state_dict(pretrained_weights(config))
     flops_per_token = model.flops_per_token()
     tokens_per_step = batch_size * n_ctx
     steps = budget_tokens(config, flops_per_token) // tokens_per_step
@@ -383,6 +410,39 @@ def train(
     )
     model.eval()
     return (result, model) if return_model else result
+
+
+def pretraining_config(config: TrainConfig) -> TrainConfig:
+    """The run that pre-trains ``config``'s model: its ``pretrain_tokens`` on its
+    ``pretrain_corpus``, with every other setting of ``config`` (one evaluation, no probes)."""
+    if config.pretrain_corpus is None or config.pretrain_tokens is None:
+        raise ValueError("config: pretraining_config needs a config with pretrain_corpus and pretrain_tokens")
+    return dataclasses.replace(
+        config, corpus=config.pretrain_corpus, tokens=config.pretrain_tokens, flops=None, unique_tokens=None,
+        n_evals=1, probes=(), pretrain_corpus=None, pretrain_tokens=None,
+    )
+
+
+def pretrained_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
+    """The state dict of ``config``'s pre-trained model (on the CPU), trained once per machine.
+
+    Weights are cached as ``<cache>/pretrained/<run id>.pt``, the run id being
+    :meth:`TrainConfig.config_hash` of :func:`pretraining_config`, ``<cache>`` the
+    directory in the environment variable ``SCALINGLAB_CACHE`` or ``~/.cache/scalinglab``.
+    Training is deterministic, so a cached file holds what training would give again.
+    """
+    pretrain = pretraining_config(config)
+    cache = Path(os.environ.get("SCALINGLAB_CACHE", Path.home() / ".cache" / "scalinglab")) / "pretrained"
+    path = cache / f"{pretrain.config_hash()}.pt"
+    if path.exists():
+        return torch.load(path, map_location="cpu", weights_only=True)
+    _, model = train(pretrain, return_model=True)
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(state, partial)
+    os.replace(partial, path)
+    return state
 
 
 @dataclass
