@@ -1,0 +1,179 @@
+"""Tests of the code, image and arithmetic corpora and of scalinglab.universality."""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import numpy as np
+import pytest
+
+from scalinglab.data import (
+    IMAGE_SIDE,
+    MAX_ARITHMETIC_DIGITS,
+    PIXEL_LEVELS,
+    CorpusConfig,
+    arithmetic_entropy_rate_nats,
+    arithmetic_line,
+    decode,
+    digit_images,
+    image_tokens,
+    make_corpus,
+    pixels_of,
+    quantise_pixels,
+    shifted,
+)
+from scalinglab.universality import MODALITIES, TOKEN_UNITS, modality_corpus, modality_of, pixel_loss_map
+
+IMAGE_DOCUMENT = IMAGE_SIDE * IMAGE_SIDE + 1
+
+
+# Images
+
+
+def test_digits_are_the_1797_images_with_17_grey_levels():
+    images = digit_images()
+    assert images.shape == (1797, 8, 8)
+    assert images.min() == 0 and images.max() == 16
+
+
+@pytest.mark.parametrize("levels", PIXEL_LEVELS)
+def test_quantisation_uses_exactly_the_levels_asked_for(levels):
+    quantised = quantise_pixels(np.arange(17), levels)
+    assert quantised.min() == 0 and quantised.max() == levels - 1
+    assert len(np.unique(quantised)) == levels
+    assert np.all(np.diff(quantised.astype(int)) >= 0)  # order kept
+
+
+def test_unsupported_quantisation_is_named_with_the_accepted_levels():
+    with pytest.raises(ValueError, match=r"pixel_levels must be one of 2, 4, 8, 17, got 5"):
+        CorpusConfig(kind="images", pixel_levels=5)
+
+
+def test_image_document_is_newline_then_pixels_in_raster_order():
+    image = np.arange(64, dtype=np.uint8).reshape(8, 8) % 17
+    tokens = image_tokens(image)
+    assert len(tokens) == IMAGE_DOCUMENT and tokens[0] == ord("\n")
+    assert np.array_equal(pixels_of(tokens[1:]).reshape(8, 8), image)  # row by row
+
+
+def test_shift_moves_pixels_and_blanks_the_edge():
+    image = np.zeros((8, 8), dtype=np.uint8)
+    image[2, 3] = 9
+    moved = shifted(image, 1, -1)
+    assert moved[3, 2] == 9 and moved.sum() == 9
+    edge = np.ones((8, 8), dtype=np.uint8)
+    assert shifted(edge, 0, 1)[:, 0].sum() == 0 and shifted(edge, -1, 0)[-1].sum() == 0
+
+
+def test_image_corpus_sizes_token_range_and_split_by_source_image():
+    corpus = make_corpus(CorpusConfig(kind="images", pixel_levels=4))
+    n_val = round(0.1 * 1797)
+    assert len(corpus.val_document_starts) == n_val
+    assert len(corpus.train_document_starts) == (1797 - n_val) * 9  # 3 x 3 shifts each
+    assert len(corpus.train_tokens) == len(corpus.train_document_starts) * IMAGE_DOCUMENT
+    pixels = np.concatenate([corpus.train_tokens, corpus.val_tokens])
+    pixels = pixels[pixels != ord("\n")]
+    assert set(np.unique(pixels_of(pixels))) == {0, 1, 2, 3}
+    # no validation image (nor any shift of it) is among the training images
+    train_images = {corpus.train_tokens[s : s + IMAGE_DOCUMENT].tobytes() for s in corpus.train_document_starts}
+    val_images = [corpus.val_tokens[s : s + IMAGE_DOCUMENT].tobytes() for s in corpus.val_document_starts]
+    assert not train_images.intersection(val_images)
+
+
+def test_image_corpus_is_deterministic_and_seeded():
+    first = make_corpus(CorpusConfig(kind="images", image_shift=0))
+    again = make_corpus(CorpusConfig(kind="images", image_shift=0, val_fraction=0.1))
+    other = make_corpus(CorpusConfig(kind="images", image_shift=0, seed=1))
+    assert np.array_equal(first.val_tokens, again.val_tokens)
+    assert not np.array_equal(first.val_tokens, other.val_tokens)
+    assert len(first.train_tokens) == (1797 - 180) * IMAGE_DOCUMENT
+
+
+def test_image_corpus_too_small_is_named():
+    with pytest.raises(ValueError, match="n_tokens must be at least"):
+        make_corpus(CorpusConfig(kind="images", n_tokens=1000))
+
+
+def test_image_shift_out_of_range_is_named():
+    with pytest.raises(ValueError, match="image_shift must be an integer in 0..2"):
+        CorpusConfig(kind="images", image_shift=3)
+
+
+# Code
+
+
+def test_code_corpus_is_python_without_docstrings():
+    corpus = make_corpus(CorpusConfig(kind="code", n_tokens=300_000))
+    assert len(corpus.train_tokens) + len(corpus.val_tokens) == 300_000
+    text = decode(corpus.train_tokens)
+    assert "def " in text and "import " in text
+    first = decode(corpus.train_tokens[corpus.train_document_starts[0] : corpus.train_document_starts[1]])
+    tree = ast.parse(first)  # a whole file, minus docstrings, still parses here
+    assert ast.get_docstring(tree) is None
+
+
+def test_code_corpus_split_is_deterministic_by_file():
+    config = CorpusConfig(kind="code", n_tokens=200_000, seed=2)
+    assert np.array_equal(make_corpus(config).val_tokens, make_corpus(CorpusConfig(**{**config.to_dict(), "paths": ()})).val_tokens)
+
+
+# Arithmetic
+
+
+def test_arithmetic_lines_are_exact():
+    assert arithmetic_line(12, "+", 7) == "12+7=19\n"
+    assert arithmetic_line(3, "-", 40) == "3-40=-37\n"
+    assert arithmetic_line(25, "*", 4) == "25*4=100\n"
+    with pytest.raises(ValueError, match="operator must be one of"):
+        arithmetic_line(1, "/", 2)
+
+
+def test_arithmetic_corpus_lines_are_correct_and_sized():
+    corpus = make_corpus(CorpusConfig(kind="arithmetic", n_digits=2, n_tokens=50_000))
+    assert len(corpus.train_tokens) + len(corpus.val_tokens) >= 50_000
+    lines = [line for line in decode(corpus.train_tokens).split("\n") if line]
+    for line in lines[:500]:
+        left, result = line.split("=")
+        assert eval(left) == int(result)  # noqa: S307 - generated digits and operators only
+    assert set(decode(corpus.train_tokens)) <= set("0123456789+-*=\n")
+
+
+def test_arithmetic_entropy_matches_a_hand_count_for_one_digit():
+    # one digit: 10 x 10 pairs; result lengths counted by hand below
+    lengths = []
+    for a in range(10):
+        for b in range(10):
+            lengths += [len(f"{a}+{b}={a + b}\n"), len(f"{a}-{b}={a - b}\n"), len(f"{a}*{b}={a * b}\n")]
+    expected = (math.log(3) + 2 * math.log(10)) / np.mean(lengths)
+    assert arithmetic_entropy_rate_nats(1) == pytest.approx(expected, rel=1e-12)
+
+
+def test_arithmetic_digits_are_limited():
+    with pytest.raises(ValueError, match=f"n_digits must be an integer in 1..{MAX_ARITHMETIC_DIGITS}"):
+        CorpusConfig(kind="arithmetic", n_digits=4)
+
+
+# Modalities
+
+
+def test_every_modality_has_a_corpus_and_a_token_unit():
+    assert set(TOKEN_UNITS) == set(MODALITIES)
+    for name in MODALITIES:
+        config = modality_corpus(name, n_tokens=60_000)
+        assert modality_of(config) == name
+        corpus = make_corpus(config)
+        assert 0 < len(corpus.train_tokens) + len(corpus.val_tokens) <= 60_000 + 300  # arithmetic: whole documents
+
+
+def test_unknown_modality_lists_the_accepted_names():
+    with pytest.raises(ValueError, match=r"modality must be one of 'text', 'code', 'images', 'arithmetic', got 'audio'"):
+        modality_corpus("audio")
+
+
+def test_pixel_loss_map_is_the_first_64_positions_row_by_row():
+    losses = np.arange(80, dtype=float)
+    grid = pixel_loss_map(losses)
+    assert grid.shape == (8, 8) and grid[1, 0] == 8 and grid[7, 7] == 63
+    with pytest.raises(ValueError, match="loss_per_position_nats"):
+        pixel_loss_map(np.ones(32))

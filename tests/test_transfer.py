@@ -1,0 +1,110 @@
+"""Tests of scalinglab.transfer: effective data on hand-made curves, fine-tuning configs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scalinglab.data import CorpusConfig
+from scalinglab.model import GPTConfig
+from scalinglab.train import TrainConfig, pretraining_config
+from scalinglab.transfer import (
+    effective_data_tokens,
+    effective_data_transferred,
+    fine_tuning_config,
+    fit_transfer_law,
+)
+
+
+def scratch_law(tokens):
+    """A hand-made from-scratch curve: L(D) = 1 + (1e4 / D)^0.3."""
+    return 1 + (1e4 / np.asarray(tokens, dtype=float)) ** 0.3
+
+
+SCRATCH_TOKENS = np.array([1e3, 1e4, 1e5, 1e6])
+
+
+def test_effective_data_is_exact_at_the_measured_sizes():
+    effective = effective_data_tokens(SCRATCH_TOKENS, scratch_law(SCRATCH_TOKENS), scratch_law([1e4, 1e5]))
+    assert effective == pytest.approx([1e4, 1e5], rel=1e-9)
+
+
+def test_effective_data_between_sizes_is_close_to_the_law():
+    tokens = 1e3 * 4.0 ** np.arange(5)  # the recorded sweep's spacing: 4x
+    effective = effective_data_tokens(tokens, scratch_law(tokens), scratch_law([3e4]))
+    assert effective[0] == pytest.approx(3e4, rel=0.1)
+
+
+def test_effective_data_transferred_subtracts_the_fine_tuning_data():
+    # a model fine-tuned on 1e3 tokens that reaches the loss of 1e5 from-scratch tokens
+    transferred = effective_data_transferred(SCRATCH_TOKENS, scratch_law(SCRATCH_TOKENS), [1e3], scratch_law([1e5]))
+    assert transferred == pytest.approx([1e5 - 1e3])
+
+
+def test_effective_data_outside_the_scratch_curve_is_nan():
+    losses = scratch_law(SCRATCH_TOKENS)
+    effective = effective_data_tokens(SCRATCH_TOKENS, losses, [losses.min() - 0.01, losses.max() + 0.01])
+    assert np.isnan(effective).all()
+
+
+def test_a_noisy_rise_in_the_scratch_curve_is_flattened():
+    losses = scratch_law(SCRATCH_TOKENS)
+    losses[2] = losses[1] + 0.01  # 1e5 tokens came out worse than 1e4: noise
+    effective = effective_data_tokens(SCRATCH_TOKENS, losses, [losses[3]])
+    assert effective == pytest.approx([1e6])
+
+
+def test_effective_data_needs_two_distinct_sizes():
+    with pytest.raises(ValueError, match="scratch_tokens must hold at least 2 distinct sizes"):
+        effective_data_tokens([1e3, 1e3], [2.0, 1.9], [1.95])
+
+
+def test_transfer_law_recovers_its_exponents():
+    d, n = np.meshgrid([1e4, 3e4, 1e5, 3e5], [1e5, 4e5, 1.6e6])
+    d, n = d.ravel(), n.ravel()
+    transferred = 2.0 * d**0.2 * n**0.4
+    transferred[0] = np.nan  # out of range: left out
+    fit = fit_transfer_law(d, n, transferred)
+    assert (fit.alpha, fit.beta, fit.k) == pytest.approx((0.2, 0.4, 2.0), rel=1e-6)
+    assert fit.n_points == 11
+    assert fit.predict([1e4], [1e5]) == pytest.approx(2.0 * 1e4**0.2 * 1e5**0.4)
+
+
+CODE = CorpusConfig(kind="code", n_tokens=100_000)
+TEXT = CorpusConfig(kind="stdlib", n_tokens=100_000)
+BASE = TrainConfig(model=GPTConfig(n_layer=1, d_model=16, n_head=2, n_ctx=32), corpus=CODE, tokens=4096)
+
+
+def test_fine_tuning_config_sets_the_data_and_the_pretraining():
+    config = fine_tuning_config(BASE, 8192, pretrain_corpus=TEXT, pretrain_tokens=4096)
+    assert config.unique_tokens == 8192 and config.pretrain_corpus == TEXT
+    pretrain = pretraining_config(config)
+    assert pretrain.corpus == TEXT and pretrain.tokens == 4096 and pretrain.unique_tokens is None
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert config.config_hash() != fine_tuning_config(BASE, 8192).config_hash()
+
+
+def test_a_fine_tuning_set_larger_than_the_corpus_is_named():
+    with pytest.raises(ValueError, match=r"fine_tuning_tokens must be at most the [\d,]+ training tokens of the 'code' corpus"):
+        fine_tuning_config(BASE, 200_000)
+
+
+def test_pretraining_needs_both_corpus_and_tokens():
+    with pytest.raises(ValueError, match="pretrain_corpus and pretrain_tokens: give both or neither"):
+        TrainConfig(model=BASE.model, corpus=CODE, tokens=4096, pretrain_corpus=TEXT)
+
+
+def test_pretrained_weights_are_loaded_before_fine_tuning(tmp_path, monkeypatch):
+    from scalinglab.train import pretrained_weights, train
+
+    monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path))
+    config = fine_tuning_config(BASE, 4096, pretrain_corpus=TEXT, pretrain_tokens=2048)
+    weights = pretrained_weights(config)
+    assert len(list((tmp_path / "pretrained").glob("*.pt"))) == 1
+    _, pretrained = train(pretraining_config(config), return_model=True)
+    for name, tensor in pretrained.state_dict().items():
+        assert np.allclose(tensor.numpy(), weights[name].numpy())
+    first = train(config)
+    again = train(config)  # from the cache: the same run
+    assert first.val_loss_nats == again.val_loss_nats
+    assert first.val_loss_nats != train(fine_tuning_config(BASE, 4096)).val_loss_nats
