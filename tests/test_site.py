@@ -11,6 +11,7 @@ import functools
 import http.server
 import shutil
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -110,6 +111,13 @@ def test_page_loads_offline_without_errors_with_math_and_figures(browser, server
             f"{page}: image {source} did not load"
         )
         assert (image.get_attribute("alt") or "").strip(), f"{page}: image {source} has no alt text"
+
+
+def test_the_site_root_serves_an_icon(server):
+    """Browsers ask for ``/favicon.ico`` on a page that links no icon, like the redirecting index."""
+    with urllib.request.urlopen(f"{server}/favicon.ico") as response:
+        assert response.status == 200
+        assert response.read(4) == b"\x00\x00\x01\x00", "favicon.ico is not an icon file"
 
 
 def test_a_hidden_solution_opens_when_clicked(browser, server):
