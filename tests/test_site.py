@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
 import threading
 import urllib.request
@@ -85,8 +86,7 @@ def _open(browser: webdriver.Chrome, url: str) -> None:
 
 
 def _requested_urls(browser: webdriver.Chrome) -> list[str]:
-    import json
-
+    """The URLs the browser requested since the last call."""
     urls = []
     for entry in browser.get_log("performance"):
         message = json.loads(entry["message"])["message"]
