@@ -1,6 +1,7 @@
 # scalinglab: two commands do all the set-up.
 #   make book   execute every notebook and build the site into _build/html
-#   make test   unit tests, every notebook under nbval, and a warning-free book build
+#   make test   unit tests, a warning-free book build, the built site in a headless
+#               browser (skipped without Chromium), and every notebook under nbval
 # Both create .venv when it is missing and install what they need into it.
 
 PYTHON ?= python3
@@ -22,7 +23,7 @@ TORCH_PIP_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: book test unit nbval venv benchmark clean
+.PHONY: book test unit site nbval venv benchmark clean
 
 venv: $(STAMP)
 
@@ -38,12 +39,18 @@ book: $(STAMP)
 	@echo "Book built: open _build/html/index.html"
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --ignore=tests/test_site.py
+
+# Needs the built book; skipped, with the reason, without Chromium and chromedriver.
+site: $(STAMP)
+	$(PY) -m pytest tests/test_site.py -v -rs
 
 nbval: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks
 
-test: unit book nbval
+test: unit book
+	$(MAKE) site
+	$(MAKE) nbval
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/throughput.py

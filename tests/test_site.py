@@ -1,0 +1,140 @@
+"""Browser tests of the built site: every page in headless Chromium, served from localhost.
+
+They need the built book (``make book``) and Chromium with its driver (Debian:
+``apt-get install chromium chromium-driver``); without either, they are skipped with
+the reason. ``make test`` runs them after building the book.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+SITE = Path(__file__).resolve().parents[1] / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+if not (SITE / "index.html").exists():
+    pytest.skip("the book is not built: run `make book` first", allow_module_level=True)
+if CHROMIUM is None or CHROMEDRIVER is None:
+    pytest.skip("no headless Chromium with chromedriver (Debian: apt-get install chromium chromium-driver)",
+                allow_module_level=True)
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+PAGES = sorted(
+    str(path.relative_to(SITE))
+    for folder in ("book", "notebooks")
+    for path in (SITE / folder).glob("*.html")
+) + ["index.html"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The built site on a free localhost port, for the duration of the module."""
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1024", "--disable-background-networking", "--disable-component-update"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _open(browser: webdriver.Chrome, url: str) -> None:
+    """Load ``url`` and wait until MathJax (if the page loads it) has typeset the page."""
+    browser.get_log("performance")  # drop the previous page's requests
+    browser.get_log("browser")
+    browser.get(url)
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
+    browser.set_script_timeout(30)
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "if (window.MathJax && MathJax.startup && MathJax.startup.promise) {"
+        "  MathJax.startup.promise.then(() => done(true), () => done(false));"
+        "} else { done(true); }"
+    )
+
+
+def _requested_urls(browser: webdriver.Chrome) -> list[str]:
+    """The URLs the browser requested since the last call."""
+    urls = []
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_offline_without_errors_with_math_and_figures(browser, server, page):
+    _open(browser, f"{server}/{page}")
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, f"console errors on {page}: {errors}"
+    outside = [url for url in _requested_urls(browser)
+               if urlparse(url).scheme in ("http", "https") and urlparse(url).hostname != "127.0.0.1"]
+    assert not outside, f"{page} requested {outside}"
+    if page.startswith("notebooks/"):
+        assert browser.find_elements(By.CSS_SELECTOR, "mjx-container"), f"no typeset math on {page}"
+    for image in browser.find_elements(By.CSS_SELECTOR, "main img, article img"):
+        source = image.get_attribute("src")
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image), (
+            f"{page}: image {source} did not load"
+        )
+        assert (image.get_attribute("alt") or "").strip(), f"{page}: image {source} has no alt text"
+
+
+def test_the_site_root_serves_an_icon(server):
+    """Browsers ask for ``/favicon.ico`` on a page that links no icon, like the redirecting index."""
+    with urllib.request.urlopen(f"{server}/favicon.ico") as response:
+        assert response.status == 200
+        assert response.read(4) == b"\x00\x00\x01\x00", "favicon.ico is not an icon file"
+
+
+def test_a_hidden_solution_opens_when_clicked(browser, server):
+    _open(browser, f"{server}/notebooks/fermi.html")
+    solution = browser.find_element(By.CSS_SELECTOR, "div.solution.dropdown, div.solution.toggle")
+    body = solution.find_element(By.CSS_SELECTOR, "section, div.solution-content, .admonition-title ~ *")
+    assert not body.is_displayed()
+    toggle = solution.find_element(By.CSS_SELECTOR, "button.toggle-button, .admonition-title")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", toggle)
+    toggle.click()
+    WebDriverWait(browser, 10).until(lambda b: body.is_displayed())
+
+
+def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
+    _open(browser, f"{server}/search.html?q=induction")
+    WebDriverWait(browser, 30).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#search-results li a, ul.search li a")
+    )
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#search-results li a, ul.search li a")]
+    assert any("icl_few_shot" in link for link in links), links
