@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scalinglab import fit as fit_module
-from scalinglab.fit import fit_chinchilla, fit_power_law, frontier, isoflop_profiles
+from scalinglab.fit import fit_chinchilla, fit_power_law, frontier, isoflop_profiles, record_frontier
 
 #: Hoffmann et al.'s (2022) fitted law, used as the truth of the synthetic data.
 TRUTH = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -48,6 +48,25 @@ def test_frontier_drops_points_on_the_hull_that_are_not_convex():
     compute = [1, 10, 100]
     loss = [4.0, 3.9, 1.0]  # the middle point is above the segment from the first to the last
     assert frontier(compute, loss).tolist() == [0, 2]
+
+
+def test_record_frontier_keeps_each_new_record_by_increasing_compute():
+    compute = [100, 1, 10, 10, 1000, 1e4]
+    loss = [2.0, 5.0, 3.0, 2.5, 2.1, 1.0]
+    # 10 has two runs (only 2.5 can be kept); 1000 does not beat 2.0 at 100
+    assert record_frontier(compute, loss).tolist() == [1, 3, 0, 5]
+
+
+def test_record_frontier_holds_every_point_of_the_hull():
+    rng = np.random.default_rng(0)
+    compute = np.logspace(8, 12, 40)
+    loss = 1 + (1e9 / compute) ** 0.2 * rng.uniform(1, 1.3, 40)
+    assert set(frontier(compute, loss)) <= set(record_frontier(compute, loss))
+
+
+def test_record_frontier_bad_input():
+    with pytest.raises(ValueError, match="loss must be positive"):
+        record_frontier([1, 2], [1, -1])
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,10 @@ The kinds of corpus (``CorpusConfig.kind``):
     pixels in each direction (blank pixels shifted in), ``(2 image_shift + 1)^2``
     copies in shuffled order, while validation images are used as they are. With the
     defaults: 1,617 training images x 9 shifts = 945,945 tokens, 180 validation images
-    = 11,700 tokens.
+    = 11,700 tokens. ``n_tokens`` caps the whole corpus: when the shifted copies do not
+    fit (``image_shift=2`` makes 2,627,625 training tokens), the training split keeps
+    the first of them in shuffled order, a random subset, and the validation split is
+    kept whole.
 ``"arithmetic"``
     Generated arithmetic: lines ``a+b=c``, ``a-b=c`` or ``a*b=c`` (operator uniform,
     operands uniform in ``0 .. 10^n_digits - 1``, written without leading zeros,

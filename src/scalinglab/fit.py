@@ -1,6 +1,7 @@
 """Fitting the scaling laws.
 
 * :func:`frontier`: the compute-efficient frontier of many (compute, loss) points;
+* :func:`record_frontier`: the runs whose loss beats every run of less compute;
 * :func:`fit_power_law`: y = E + (x0 / x)^alpha, fitted in log space;
 * :func:`fit_chinchilla`: L(N, D) = E + A / N^alpha + B / D^beta with the Huber loss of
   Hoffmann et al. (2022), and the compute-optimal allocation it implies;
@@ -66,6 +67,32 @@ def frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
     # keep the part of the lower hull where loss still falls with compute
     lowest = int(np.argmin([y[i] for i in hull]))
     return np.array(hull[: lowest + 1], dtype=int)
+
+
+def record_frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
+    """Indices of the runs that reach a lower loss than every run of less compute.
+
+    The frontier as a staircase of records rather than a convex hull: walking the points
+    by increasing compute C, a point is kept when its loss L is below the least loss of
+    every point kept before it (of two points with the same C, only the lower can be
+    kept). Each kept point is the best loss that its budget, or any smaller one, bought.
+    It keeps every point of :func:`frontier` and, on a sweep with few runs per budget,
+    usually more: enough to fit a power law plus a constant, where the hull may leave
+    only three or four points.
+
+    Args:
+        compute: compute of each point, in FLOPs (> 0).
+        loss: loss of each point (> 0), e.g. in nats/token.
+    """
+    c = positive_finite_array("compute", compute)
+    l = positive_finite_array("loss", loss)
+    same_length(compute=c, loss=l)
+    kept: list[int] = []
+    for i in np.lexsort((l, c)):  # by compute, ties by loss
+        if kept and (c[kept[-1]] == c[i] or l[i] >= l[kept[-1]]):
+            continue
+        kept.append(int(i))
+    return np.array(kept, dtype=int)
 
 
 # --------------------------------------------------------------------------------------
