@@ -35,6 +35,14 @@ from ._checks import (
 )
 
 
+def _compute_and_loss(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
+    """The (compute, loss) points as a (2, n) array, checked positive, finite and of one length."""
+    c = positive_finite_array("compute", compute)
+    l = positive_finite_array("loss", loss)
+    same_length(compute=c, loss=l)
+    return np.stack([c, l])
+
+
 def frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
     """Indices of the compute-efficient frontier: the lower convex hull in log-log space.
 
@@ -48,10 +56,7 @@ def frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
         compute: compute of each point, in FLOPs (> 0).
         loss: loss of each point (> 0), e.g. in nats/token.
     """
-    c = positive_finite_array("compute", compute)
-    l = positive_finite_array("loss", loss)
-    same_length(compute=c, loss=l)
-    x, y = np.log(c), np.log(l)
+    x, y = np.log(_compute_and_loss(compute, loss))
     order = np.lexsort((y, x))  # by compute, ties by loss
     hull: list[int] = []
     for i in order:
@@ -84,9 +89,7 @@ def record_frontier(compute: ArrayLike, loss: ArrayLike) -> np.ndarray:
         compute: compute of each point, in FLOPs (> 0).
         loss: loss of each point (> 0), e.g. in nats/token.
     """
-    c = positive_finite_array("compute", compute)
-    l = positive_finite_array("loss", loss)
-    same_length(compute=c, loss=l)
+    c, l = _compute_and_loss(compute, loss)
     kept: list[int] = []
     for i in np.lexsort((l, c)):  # by compute, ties by loss
         if kept and (c[kept[-1]] == c[i] or l[i] >= l[kept[-1]]):
