@@ -138,3 +138,18 @@ def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
     )
     links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#search-results li a, ul.search li a")]
     assert any("icl_few_shot" in link for link in links), links
+
+
+def test_a_chapter_downloads_as_markdown_and_as_an_executed_notebook(browser, server):
+    _open(browser, f"{server}/notebooks/fermi.html")
+    links = {Path(urlparse(a.get_attribute("href")).path).suffix: a.get_attribute("href")
+             for a in browser.find_elements(By.CSS_SELECTOR, "a[href*='_sources/']")}
+    assert {".md", ".ipynb"} <= set(links), f"download links on fermi.html: {links}"
+    with urllib.request.urlopen(links[".md"]) as response:
+        assert response.read().startswith(b"---\njupytext:")
+    with urllib.request.urlopen(links[".ipynb"]) as response:
+        notebook = json.load(response)
+    assert notebook["nbformat"] == 4
+    assert any(cell.get("outputs") for cell in notebook["cells"] if cell["cell_type"] == "code"), (
+        "the downloaded notebook has no outputs: it is not the executed one"
+    )
