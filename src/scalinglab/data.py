@@ -248,8 +248,9 @@ class Corpus:
         config: the spec it was built from.
         train_tokens, val_tokens: uint8 arrays of byte tokens (documents concatenated).
         train_document_starts, val_document_starts: int64 offsets of each document.
-        entropy_rate_nats: the source's exact entropy rate in nats/token where known
-            (``"zipf"``), else ``None``. No model's average loss can be below it.
+        entropy_rate_nats: a floor on the loss, in nats/token, where the source gives one:
+            the exact entropy rate (``"zipf"``) or a lower bound on it (``"arithmetic"``);
+            else ``None``. No model's average loss can be below it.
     """
 
     name: str
@@ -277,7 +278,7 @@ class Corpus:
         ]
         if self.entropy_rate_nats is not None:
             bits = self.entropy_rate_nats / math.log(2)
-            lines.append(f"  entropy rate: {self.entropy_rate_nats:.4f} nats/token = {bits:.4f} bits/byte")
+            lines.append(f"  entropy floor: {self.entropy_rate_nats:.4f} nats/token = {bits:.4f} bits/byte")
         if non_negative_int("sample_tokens", sample_tokens):
             lines.append(f"  sample: {decode(self.train_tokens[:sample_tokens])!r}")
         return "\n".join(lines)
