@@ -18,12 +18,20 @@ from scalinglab.data import (
     decode,
     digit_images,
     image_tokens,
+    images_of,
     make_corpus,
     pixels_of,
     quantise_pixels,
     shifted,
 )
-from scalinglab.universality import MODALITIES, TOKEN_UNITS, modality_corpus, modality_of, pixel_loss_map
+from scalinglab.universality import (
+    MODALITIES,
+    TOKEN_UNITS,
+    modality_corpus,
+    modality_of,
+    pixel_entropy_map,
+    pixel_loss_map,
+)
 
 IMAGE_DOCUMENT = IMAGE_SIDE * IMAGE_SIDE + 1
 
@@ -177,3 +185,25 @@ def test_pixel_loss_map_is_the_first_64_positions_row_by_row():
     assert grid.shape == (8, 8) and grid[1, 0] == 8 and grid[7, 7] == 63
     with pytest.raises(ValueError, match="loss_per_position_nats"):
         pixel_loss_map(np.ones(32))
+
+
+def test_images_of_inverts_image_tokens():
+    images = quantise_pixels(digit_images()[:5], 17)
+    stream = np.concatenate([image_tokens(image) for image in images])
+    assert np.array_equal(images_of(stream), images)
+    with pytest.raises(ValueError, match="whole image documents"):
+        images_of(stream[1:])
+
+
+def test_pixel_entropy_map_is_each_pixels_entropy_in_nats():
+    images = np.zeros((4, 8, 8), dtype=np.uint8)
+    images[:2, 0, 0] = 1  # pixel (0, 0): half 0, half 1 -> ln 2
+    images[:, 3, 3] = [0, 1, 2, 3]  # pixel (3, 3): uniform over 4 levels -> ln 4
+    entropy = pixel_entropy_map(images, 4)
+    assert entropy[0, 0] == pytest.approx(np.log(2))
+    assert entropy[3, 3] == pytest.approx(np.log(4))
+    assert entropy.sum() == pytest.approx(np.log(2) + np.log(4))
+    with pytest.raises(ValueError, match="levels 0..1"):
+        pixel_entropy_map(images, 2)
+    with pytest.raises(ValueError, match="pixel_levels"):
+        pixel_entropy_map(images, 5)

@@ -709,6 +709,22 @@ def pixels_of(tokens: np.ndarray) -> np.ndarray:
     return np.asarray(tokens, dtype=np.int64) - _PIXEL_ZERO
 
 
+def images_of(tokens: np.ndarray) -> np.ndarray:
+    """The images of an ``"images"`` token stream, as an (n, 8, 8) array of quantised levels.
+
+    ``tokens`` is whole image documents concatenated (a split of the corpus): each is
+    :func:`image_tokens`' newline and 64 pixels, so its length is a multiple of 65.
+    """
+    document = IMAGE_SIDE * IMAGE_SIDE + 1
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1 or len(tokens) % document or np.any(tokens[::document] != _DOCUMENT_START):
+        raise ValueError(
+            f"tokens must be whole image documents (a newline and {document - 1} pixels each), "
+            f"got {tokens.shape} tokens"
+        )
+    return pixels_of(tokens).reshape(-1, document)[:, 1:].reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+
+
 def shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """``image`` moved ``dy`` pixels down and ``dx`` right; pixels shifted in are blank (0)."""
     out = np.zeros_like(image)

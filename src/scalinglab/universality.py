@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import one_of, positive_int
-from .data import IMAGE_SIDE, CorpusConfig
+from .data import IMAGE_SIDE, PIXEL_LEVELS, CorpusConfig
 
 MODALITIES = ("text", "code", "images", "arithmetic")
 """Names accepted by :func:`modality_corpus`."""
@@ -80,3 +80,22 @@ def pixel_loss_map(loss_per_position_nats: np.ndarray | list[float]) -> np.ndarr
             f"(n_ctx >= {pixels}), got shape {losses.shape}"
         )
     return losses[:pixels].reshape(IMAGE_SIDE, IMAGE_SIDE)
+
+
+def pixel_entropy_map(images: np.ndarray, pixel_levels: int) -> np.ndarray:
+    """The entropy of each pixel's level over a set of images, as an 8 x 8 map (nats).
+
+    ``H(i, j) = -sum_q p_ij(q) ln p_ij(q)``, with ``p_ij(q)`` the fraction of ``images``
+    (an (n, 8, 8) array of levels ``0 .. pixel_levels - 1``) whose pixel (i, j) is ``q``.
+    It is the loss of a model that knows which pixel it predicts but sees no context.
+    """
+    one_of("pixel_levels", pixel_levels, PIXEL_LEVELS)
+    levels = np.asarray(images)
+    if levels.ndim != 3 or levels.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or len(levels) == 0:
+        raise ValueError(f"images must be a non-empty (n, {IMAGE_SIDE}, {IMAGE_SIDE}) array, got shape {levels.shape}")
+    if levels.min() < 0 or levels.max() >= pixel_levels:
+        raise ValueError(f"images must hold levels 0..{pixel_levels - 1}, got {levels.min()}..{levels.max()}")
+    columns = levels.reshape(len(levels), -1).T
+    frequencies = np.stack([np.bincount(column, minlength=pixel_levels) for column in columns]) / len(levels)
+    logs = np.log(np.where(frequencies > 0, frequencies, 1.0))
+    return -(frequencies * logs).sum(axis=1).reshape(IMAGE_SIDE, IMAGE_SIDE)
