@@ -5,7 +5,9 @@ This plugin collects each ``notebooks/*.md`` with nbval's own collector, reading
 through ``jupytext.read``. Cells marked ``# NBVAL_CHECK_OUTPUT`` are compared with a
 *reference execution* of the same notebook in a separate kernel: the executed copy that
 ``jupyter-book build`` left in ``_build/jupyter_execute/`` when it is newer than the
-source, otherwise a fresh execution made here. So a checked cell passes only when two
+source and was run in the same mode (``_build/jupyter_execute/MODE``, written by
+``book/_ext/mode_cache.py``), otherwise a fresh execution made here (kept per mode in
+``_build/nbval-reference/<mode>``). So a checked cell passes only when two
 independent runs print the same thing: the book's promise that a rerun on the same
 machine prints the same numbers.
 
@@ -21,6 +23,8 @@ import jupytext
 import nbformat
 import pytest
 
+from scalinglab.mode import current_mode
+
 try:
     from nbval.plugin import IPyNbFile
 except ImportError:  # nbval missing: only the package tests can run
@@ -29,7 +33,8 @@ except ImportError:  # nbval missing: only the package tests can run
 ROOT = Path(__file__).resolve().parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 BOOK_EXECUTED_DIR = ROOT / "_build" / "jupyter_execute" / "notebooks"
-REFERENCE_DIR = ROOT / "_build" / "nbval-reference"
+BOOK_MODE_FILE = ROOT / "_build" / "jupyter_execute" / "MODE"
+REFERENCE_ROOT = ROOT / "_build" / "nbval-reference"
 CELL_TIMEOUT_SECONDS = 600
 
 
@@ -47,13 +52,19 @@ def _execute(notebook: nbformat.NotebookNode, workdir: Path) -> nbformat.Noteboo
 
 
 def reference_notebook(source: Path) -> nbformat.NotebookNode:
-    """The executed reference for ``source``: the book build's copy if fresh, else a new run."""
-    for candidate in (BOOK_EXECUTED_DIR / f"{source.stem}.ipynb", REFERENCE_DIR / f"{source.stem}.ipynb"):
+    """The executed reference for ``source`` in the current mode: the book build's copy if
+    fresh and of this mode, else an earlier reference run of this mode, else a new run."""
+    mode = current_mode()
+    reference_dir = REFERENCE_ROOT / mode
+    candidates = [reference_dir / f"{source.stem}.ipynb"]
+    if BOOK_MODE_FILE.exists() and BOOK_MODE_FILE.read_text().strip() == mode:
+        candidates.insert(0, BOOK_EXECUTED_DIR / f"{source.stem}.ipynb")
+    for candidate in candidates:
         if candidate.exists() and candidate.stat().st_mtime >= source.stat().st_mtime:
             return nbformat.read(candidate, as_version=4)
     executed = _execute(jupytext.read(source), source.parent)
-    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
-    nbformat.write(executed, REFERENCE_DIR / f"{source.stem}.ipynb")
+    reference_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(executed, reference_dir / f"{source.stem}.ipynb")
     return executed
 
 
