@@ -6,9 +6,11 @@ multiplicative noise (seed 0), then fits the law with 4,000 bootstrap resamples 
 paper's method: summed Huber loss, delta = 1e-3, L-BFGS from the best grid starts; the
 resamples in one batched L-BFGS). Prints the wall time, each parameter with its 90%
 percentile interval against the truth, and last a line
-``fit_chinchilla_seconds=<s> n_points=250 n_bootstrap=4000``. Run::
+``fit_chinchilla_seconds=<s> n_points=250 n_bootstrap=4000``. Run it from the root of the
+repository (it imports the installed ``scalinglab`` and reads no file of the repository,
+so any Python with the package installed can run it from anywhere)::
 
-    cd /work/main && .venv/bin/python benchmarks/fit_chinchilla.py
+    .venv/bin/python benchmarks/fit_chinchilla.py
 
 Not a test: nothing is asserted about the time, which other work on the machine inflates.
 """

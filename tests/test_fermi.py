@@ -128,25 +128,56 @@ def test_trillion_parameter_model_exceeds_avogadro():
 
 def test_training_seconds_and_days():
     # 8.64e19 / (1e15 * 1.0) = 86400 s = 1 day
-    assert fermi.training_seconds(8.64e19, peak_flops_per_s=1e15, utilization=1.0) == pytest.approx(86_400)
-    assert fermi.training_days(8.64e19, peak_flops_per_s=1e15, utilization=1.0) == pytest.approx(1.0)
+    assert fermi.training_seconds(8.64e19, peak_flops_per_second=1e15, utilization=1.0) == pytest.approx(86_400)
+    assert fermi.training_days(8.64e19, peak_flops_per_second=1e15, utilization=1.0) == pytest.approx(1.0)
     # At half utilization it takes twice as long.
-    assert fermi.training_days(8.64e19, peak_flops_per_s=1e15, utilization=0.5) == pytest.approx(2.0)
+    assert fermi.training_days(8.64e19, peak_flops_per_second=1e15, utilization=0.5) == pytest.approx(2.0)
 
 
 def test_gpt3_a100_days():
     # 3.15e23 / (312e12 * 0.4) = 3.15e23 / 1.248e14 = 2.524e9 s = 29,212 days
-    peak = fermi.ACCELERATORS["A100 bf16"].peak_flops_per_s
-    days = fermi.training_days(3.15e23, peak_flops_per_s=peak, utilization=0.4)
+    peak = fermi.ACCELERATORS["A100 bf16"].peak_flops_per_second
+    days = fermi.training_days(3.15e23, peak_flops_per_second=peak, utilization=0.4)
     assert days == pytest.approx(29_212, rel=1e-3)
 
 
 def test_accelerator_table():
-    assert fermi.ACCELERATORS["A100 bf16"].peak_flops_per_s == 312e12
-    assert fermi.ACCELERATORS["A100 tf32"].peak_flops_per_s == 156e12
-    assert fermi.ACCELERATORS["A100 fp32"].peak_flops_per_s == 19.5e12
-    assert fermi.ACCELERATORS["H100 SXM bf16"].peak_flops_per_s == 989e12
+    assert fermi.ACCELERATORS["A100 bf16"].peak_flops_per_second == 312e12
+    assert fermi.ACCELERATORS["A100 tf32"].peak_flops_per_second == 156e12
+    assert fermi.ACCELERATORS["A100 fp32"].peak_flops_per_second == 19.5e12
+    assert fermi.ACCELERATORS["H100 SXM bf16"].peak_flops_per_second == 989e12
     assert all(a.source for a in fermi.ACCELERATORS.values())
+
+
+def test_one_hardware_table_for_training_and_inference():
+    # The H100 entry of the accelerators is the device of the inference calculators.
+    assert fermi.ACCELERATORS["H100 SXM bf16"] is fermi.H100_SXM
+    assert fermi.H100_SXM.memory_bytes == 80 * 2**30
+    assert fermi.H100_SXM.memory_bandwidth_bytes_per_second == 3.35e12
+    # The A100 entries record only a peak.
+    assert fermi.ACCELERATORS["A100 bf16"].memory_bytes is None
+    pi = fermi.RASPBERRY_PI_5
+    # 4267e6 transfers/s * 4 bytes (32-bit bus) = 1.7068e10 B/s
+    assert pi.memory_bandwidth_bytes_per_second == pytest.approx(1.7068e10)
+    # 4 cores * 2.4e9 Hz * 16 FLOPs a cycle = 1.536e11
+    assert pi.peak_flops_per_second == pytest.approx(1.536e11)
+    assert pi.memory_bytes == 8 * 2**30
+    assert pi.precision == "fp32"
+    assert "estimate" in pi.source
+
+
+@pytest.mark.parametrize(
+    ("figures", "name"),
+    [
+        ({"peak_flops_per_second": 0.0}, "peak_flops_per_second"),
+        ({"memory_bytes": -1.0}, "memory_bytes"),
+        ({"memory_bandwidth_bytes_per_second": math.nan}, "memory_bandwidth_bytes_per_second"),
+    ],
+)
+def test_device_rejects_bad_figures_by_name(figures, name):
+    arguments = {"name": "chip", "precision": "fp32", "peak_flops_per_second": 1e12, "source": "test"} | figures
+    with pytest.raises(ValueError, match=f"^{name} must be a finite number > 0"):
+        fermi.Device(**arguments)
 
 
 # --- memory ---------------------------------------------------------------------------
@@ -156,6 +187,10 @@ def test_weights_memory():
     # 175e9 * 16 / 8 = 3.5e11 bytes (350 GB); at 4 bits, 8.75e10
     assert fermi.weights_memory_bytes(175e9) == pytest.approx(3.5e11)
     assert fermi.weights_memory_bytes(175e9, bits=4) == pytest.approx(8.75e10)
+    # 13e9 params at 4 bits = 13e9 / 2 = 6.5e9 bytes; at 16 bits, 26e9; 7e9 at 8 bits, 7e9
+    assert fermi.weights_memory_bytes(13e9, 4) == 6.5e9
+    assert fermi.weights_memory_bytes(13e9, 16) == 26e9
+    assert fermi.weights_memory_bytes(7e9, 8) == 7e9
 
 
 def test_training_memory():
@@ -233,7 +268,7 @@ def test_training_flops_rejects_bad_sizes(bad):
 @pytest.mark.parametrize("bad", [0, -0.1, 1.5, math.nan, True])
 def test_training_seconds_rejects_bad_utilization(bad):
     with pytest.raises(ValueError, match="utilization"):
-        fermi.training_seconds(1e20, peak_flops_per_s=1e15, utilization=bad)
+        fermi.training_seconds(1e20, peak_flops_per_second=1e15, utilization=bad)
 
 
 @pytest.mark.parametrize(
@@ -243,7 +278,7 @@ def test_training_seconds_rejects_bad_utilization(bad):
         (lambda: fermi.attention_flops_ratio(1000, 12.5), "d_model"),
         (lambda: fermi.forward_flops_per_token(-1), "n_params"),
         (lambda: fermi.petaflop_s_days(math.nan), "flops"),
-        (lambda: fermi.training_days(1e20, peak_flops_per_s=0, utilization=0.5), "peak_flops_per_s"),
+        (lambda: fermi.training_days(1e20, peak_flops_per_second=0, utilization=0.5), "peak_flops_per_second"),
         (lambda: fermi.weights_memory_bytes(1e9, bits=0), "bits"),
         (lambda: fermi.training_memory_bytes(1e9, bytes_per_param=-2), "bytes_per_param"),
         (lambda: fermi.words_read_in_lifetime(hours_per_day=0), "hours_per_day"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -16,3 +17,35 @@ def test_new_figure_gives_axes_row_by_row_in_the_book_style():
     assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][: len(PALETTE)] == list(PALETTE)
     (ax,) = new_figure()[1]
     assert ax.figure is not fig
+
+
+def test_ladder_colors_run_dark_to_light_and_colors_is_gone():
+    from scalinglab import plots
+
+    ladder = plots.ladder_colors(4)
+    assert len(ladder) == 4 and plots.ladder_colors(0) == []
+    assert sum(ladder[0][:3]) < sum(ladder[-1][:3])  # viridis: dark (small) to light (large)
+    assert not hasattr(plots, "colors")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: new_figure(0), "^ncols must be a positive integer"),
+        (lambda: new_figure(nrows=1.5), "^nrows must be a positive integer"),
+        (lambda: new_figure(width_in=0), "^width_in must be a finite number > 0"),
+        (lambda: new_figure(height_in=float("nan")), "^height_in must be a finite number > 0"),
+    ],
+)
+def test_new_figure_names_a_bad_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_ladder_colors_and_learning_curves_name_a_bad_argument():
+    from scalinglab.plots import learning_curves, ladder_colors
+
+    with pytest.raises(ValueError, match="^n must be a non-negative integer"):
+        ladder_colors(-1)
+    with pytest.raises(ValueError, match="^x must be 'tokens' or 'flops'"):
+        learning_curves(new_figure()[1][0], [], x="steps")

@@ -1,4 +1,4 @@
-"""Closed-form estimates: parameters, FLOPs, time, memory and stocks of text.
+"""Closed-form estimates: parameters, FLOPs, time, memory, hardware and stocks of text.
 
 Every function here is a formula with its assumptions in its arguments, so that a
 notebook can show each assumption as a named variable and change it. The docstrings
@@ -14,6 +14,8 @@ Sources named below:
 - Rajbhandari et al. (2020), "ZeRO: Memory Optimizations Toward Training Trillion
   Parameter Models", arXiv:1910.02054.
 - NVIDIA A100 Tensor Core GPU datasheet (2020) and H100 Tensor Core GPU datasheet (2022).
+- Raspberry Pi 5 product brief (Raspberry Pi Ltd, 2023); Arm Cortex-A76 Software
+  Optimization Guide.
 """
 
 from __future__ import annotations
@@ -103,25 +105,78 @@ def tokens_per_parameter(n_tokens: float, n_params: float) -> float:
 
 
 @dataclass(frozen=True)
-class Accelerator:
-    """A chip's peak throughput at one precision, in FLOP/s, with its source."""
+class Device:
+    """A chip or a machine: its peak throughput at one precision and, where known, its memory.
+
+    The one hardware table of the package: :func:`training_seconds` needs the peak, the
+    inference calculators of :mod:`scalinglab.limits` the memory and its bandwidth too.
+
+    Attributes:
+        name: the device, e.g. ``"NVIDIA A100"``.
+        precision: the number format of the peak, e.g. ``"bf16"`` or ``"fp32"``.
+        peak_flops_per_second: peak dense throughput at ``precision``, in FLOP/s.
+        source: where the figures come from.
+        memory_bytes: memory that holds the weights, in bytes; ``None`` if not recorded.
+        memory_bandwidth_bytes_per_second: bandwidth of that memory, in bytes/s;
+            ``None`` if not recorded.
+
+    Raises:
+        ValueError: a figure that is not a finite number > 0 (``None`` is allowed for the
+            memory and its bandwidth), named.
+    """
 
     name: str
     precision: str
-    peak_flops_per_s: float
+    peak_flops_per_second: float
     source: str
+    memory_bytes: float | None = None
+    memory_bandwidth_bytes_per_second: float | None = None
+
+    def __post_init__(self) -> None:
+        positive_float("peak_flops_per_second", self.peak_flops_per_second)
+        for field in ("memory_bytes", "memory_bandwidth_bytes_per_second"):
+            if getattr(self, field) is not None:
+                positive_float(field, getattr(self, field))
 
 
 _A100 = "NVIDIA A100 Tensor Core GPU datasheet (2020), dense (no sparsity)"
-_H100 = "NVIDIA H100 Tensor Core GPU datasheet (2022), SXM5, dense (half the 'with sparsity' figure)"
+
+#: NVIDIA H100 SXM in bf16: 989e12 FLOP/s dense, 80 GB of HBM3 (taken as 80 x 2^30
+#: bytes) at 3.35e12 bytes/s.
+H100_SXM = Device(
+    "NVIDIA H100 SXM",
+    "bf16",
+    989e12,
+    "NVIDIA H100 Tensor Core GPU datasheet (2022), SXM5: 989 TFLOP/s dense bf16 (half the "
+    "'with sparsity' figure), 80 GB HBM3, 3.35 TB/s",
+    memory_bytes=80 * 2**30,
+    memory_bandwidth_bytes_per_second=3.35e12,
+)
 
 #: Peak dense throughput of common accelerators, keyed by a short name.
-ACCELERATORS: dict[str, Accelerator] = {
-    "A100 fp32": Accelerator("NVIDIA A100", "fp32", 19.5e12, _A100),
-    "A100 tf32": Accelerator("NVIDIA A100", "tf32", 156e12, _A100),
-    "A100 bf16": Accelerator("NVIDIA A100", "bf16", 312e12, _A100),
-    "H100 SXM bf16": Accelerator("NVIDIA H100 SXM", "bf16", 989e12, _H100),
+ACCELERATORS: dict[str, Device] = {
+    "A100 fp32": Device("NVIDIA A100", "fp32", 19.5e12, _A100),
+    "A100 tf32": Device("NVIDIA A100", "tf32", 156e12, _A100),
+    "A100 bf16": Device("NVIDIA A100", "bf16", 312e12, _A100),
+    "H100 SXM bf16": H100_SXM,
 }
+
+#: Raspberry Pi 5, 8 GB, in fp32. Bandwidth: LPDDR4X-4267 on a 32-bit bus, 4267e6
+#: transfers/s x 4 bytes = 1.7068e10 bytes/s, theoretical (sustained is lower). FLOP/s, an
+#: estimate: four Cortex-A76 cores at 2.4 GHz, each with two 128-bit NEON FMA pipes (4 fp32
+#: lanes x 2 FLOPs per FMA x 2 pipes = 16 FLOPs a cycle): 4 x 2.4e9 x 16 = 1.536e11 fp32
+#: FLOP/s peak. Memory: 8 GB taken as 8 x 2^30 bytes.
+RASPBERRY_PI_5 = Device(
+    "Raspberry Pi 5 (8 GB)",
+    "fp32",
+    4 * 2.4e9 * 16,
+    "Raspberry Pi 5 product brief (2023): 4 or 8 GB LPDDR4X-4267 SDRAM (32-bit bus), "
+    "quad-core Cortex-A76 at 2.4 GHz. Bandwidth 4267 MT/s x 4 bytes, theoretical. "
+    "FLOP/s an estimate: 4 cores x 2.4 GHz x 16 fp32 FLOPs a cycle (two 128-bit FMA "
+    "pipes, Arm Cortex-A76 Software Optimization Guide), a peak no program sustains",
+    memory_bytes=8 * 2**30,
+    memory_bandwidth_bytes_per_second=4267e6 * 4,
+)
 
 
 def petaflop_s_days(flops: float) -> float:
@@ -129,32 +184,42 @@ def petaflop_s_days(flops: float) -> float:
     return positive_float("flops", flops) / PETAFLOP_S_DAY
 
 
-def training_seconds(flops: float, *, peak_flops_per_s: float, utilization: float) -> float:
+def training_seconds(flops: float, *, peak_flops_per_second: float, utilization: float) -> float:
     """Wall-clock seconds to perform ``flops`` on one device: ``flops / (peak * utilization)``.
 
-    ``utilization`` is the fraction of peak actually sustained (model FLOPs
-    utilization); 0.3 to 0.5 is typical of large training runs on GPUs.
+    ``peak_flops_per_second`` is the device's peak in FLOP/s (e.g.
+    ``ACCELERATORS["A100 bf16"].peak_flops_per_second``); ``utilization`` is the fraction
+    of peak actually sustained (model FLOPs utilization), in (0, 1]; 0.3 to 0.5 is
+    typical of large training runs on GPUs.
     """
     flops = positive_float("flops", flops)
-    peak_flops_per_s = positive_float("peak_flops_per_s", peak_flops_per_s)
+    peak_flops_per_second = positive_float("peak_flops_per_second", peak_flops_per_second)
     utilization = fraction("utilization", utilization)
-    return flops / (peak_flops_per_s * utilization)
+    return flops / (peak_flops_per_second * utilization)
 
 
-def training_days(flops: float, *, peak_flops_per_s: float, utilization: float) -> float:
+def training_days(flops: float, *, peak_flops_per_second: float, utilization: float) -> float:
     """Device-days to perform ``flops``: :func:`training_seconds` divided by 86,400.
 
     On one device this is also the wall-clock time in days; ``k`` devices at the same
     utilization take ``1/k`` of it.
     """
-    return training_seconds(flops, peak_flops_per_s=peak_flops_per_s, utilization=utilization) / SECONDS_PER_DAY
+    seconds = training_seconds(flops, peak_flops_per_second=peak_flops_per_second, utilization=utilization)
+    return seconds / SECONDS_PER_DAY
 
 
 # --- memory ---------------------------------------------------------------------------
 
 
 def weights_memory_bytes(n_params: float, bits: float = 16) -> float:
-    """Bytes to store the weights alone: ``n_params * bits / 8`` (16 bits for fp16/bf16)."""
+    """Bytes to store the weights alone: ``n_params * bits / 8``.
+
+    ``bits`` per weight: 16 (the default) for fp16/bf16, 32 for fp32, 8 or 4 when
+    quantized (:func:`scalinglab.limits.fits_in_memory` and the other inference
+    calculators accept only :data:`scalinglab.limits.SUPPORTED_BITS`). Quantization
+    scales and zero points (a few % at 4 bits) are left out. Example: 13e9 parameters at
+    4 bits are 6.5e9 bytes.
+    """
     return positive_float("n_params", n_params) * positive_float("bits", bits) / 8
 
 

@@ -17,8 +17,10 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ._checks import non_negative_int, positive_float, positive_int
+
 if TYPE_CHECKING:
-    from .train import RunResult
+    from .runs import RunResult
 
 #: Okabe & Ito (2008) palette, safe for the common forms of colour blindness.
 PALETTE: tuple[str, ...] = (
@@ -55,7 +57,14 @@ def use_style() -> None:
 def new_figure(
     ncols: int = 1, *, nrows: int = 1, width_in: float = 6.4, height_in: float = 4.0
 ) -> tuple[Figure, list[Axes]]:
-    """A figure with ``nrows`` x ``ncols`` axes in the book's style; returns (figure, list of axes, row by row)."""
+    """A figure with ``nrows`` x ``ncols`` axes in the book's style; returns (figure, list of axes, row by row).
+
+    ``width_in`` and ``height_in`` are the size of the whole figure, in inches.
+    """
+    ncols = positive_int("ncols", ncols)
+    nrows = positive_int("nrows", nrows)
+    width_in = positive_float("width_in", width_in)
+    height_in = positive_float("height_in", height_in)
     use_style()
     fig, axes = plt.subplots(nrows, ncols, figsize=(width_in, height_in), squeeze=False, layout="constrained")
     return fig, list(axes.flat)
@@ -72,17 +81,14 @@ def loglog(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> A
     return ax
 
 
-def colors(n: int) -> Sequence[str]:
-    """The first ``n`` colours of the palette, cycling when ``n`` exceeds its length."""
-    return [PALETTE[i % len(PALETTE)] for i in range(n)]
-
-
 def ladder_colors(n: int) -> list[tuple[float, float, float, float]]:
     """``n`` colours for an ordered ladder of sizes: viridis, dark (small) to light (large).
 
     Viridis is perceptually uniform and readable with the common colour-vision deficiencies;
-    its yellow end is cut off, which is hard to see on white.
+    its yellow end is cut off, which is hard to see on white: the colours are viridis at
+    ``n`` evenly spaced points of [0, 0.85], RGBA tuples with components in [0, 1].
     """
+    n = non_negative_int("n", n)
     cmap = mpl.colormaps["viridis"]
     return [cmap(x) for x in np.linspace(0.0, 0.85, n)]
 
