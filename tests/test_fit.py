@@ -1,12 +1,35 @@
-"""Fits: the compute-efficient frontier, power laws, the Chinchilla law, IsoFLOP profiles."""
+"""Fits: the compute-efficient frontier, every law of scalinglab.fit, and the shape they share."""
 
 import warnings
 
 import numpy as np
 import pytest
 
-from scalinglab import fit as fit_module
-from scalinglab.fit import fit_chinchilla, fit_power_law, frontier, isoflop_profiles, record_frontier
+from scalinglab import limits
+from scalinglab.fit import (
+    ChinchillaFit,
+    DataConstrainedFit,
+    IsoFLOPFit,
+    LawFit,
+    PowerLawFit,
+    TransferLawFit,
+    _optimizer,
+    fit_chinchilla,
+    fit_data_constrained,
+    fit_power_law,
+    fit_transfer_law,
+    frontier,
+    isoflop_profiles,
+    record_frontier,
+)
+from scalinglab.fit.chinchilla import _features as chinchilla_features
+from scalinglab.fit.power_law import _parameters
+
+
+def power_law_parameters(theta):
+    """(E, x0, alpha) of theta = (log E, alpha log x0, alpha), as fit_power_law writes them."""
+    return _parameters(theta, irreducible=True)
+
 
 #: Hoffmann et al.'s (2022) fitted law, used as the truth of the synthetic data.
 TRUTH = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -98,7 +121,7 @@ def test_power_law_recovers_exact_parameters():
     assert fit.E == pytest.approx(1.5, rel=1e-4)
     assert fit.x0 == pytest.approx(3e4, rel=1e-3)
     assert fit.alpha == pytest.approx(0.3, rel=1e-4)
-    assert "PowerLawFit(E=1.5" in repr(fit)
+    assert repr(fit) == "PowerLawFit(E=1.5, x0=3e+04, alpha=0.3, converged=True, n_points=20)"
 
 
 def test_power_law_without_constant_is_a_line_in_log_log():
@@ -159,7 +182,7 @@ def test_chinchilla_recovers_exact_parameters():
     for name, truth in TRUTH.items():
         assert getattr(fit, name) == pytest.approx(truth, rel=1e-3), name
     assert fit.loss < 1e-9
-    assert "ChinchillaFit(E=1.69" in repr(fit)
+    assert repr(fit).startswith("ChinchillaFit(\n    E=1.69,\n    A=406.4,\n")
 
 
 def test_chinchilla_fit_to_noisy_data(noisy_fit):
@@ -192,18 +215,18 @@ def test_chinchilla_bootstrap_intervals_cover_the_truth(noisy_fit):
 
 def test_batched_lbfgs_matches_scipy_on_bootstrap_resamples():
     N, D, L = chinchilla_data(noise=0.01)
-    features, log_l = fit_module._chinchilla_features(np.log(N), np.log(D)), np.log(L)
+    features, log_l = chinchilla_features(np.log(N), np.log(D)), np.log(L)
     counts = np.random.default_rng(1).multinomial(L.size, np.full(L.size, 1 / L.size), size=4)
     start = fit_chinchilla(N, D, L)
     theta0 = np.log([start.A, start.B, start.E]).tolist() + [start.alpha, start.beta]
 
     def fun(theta, rows):
-        return fit_module._objective(theta, features, log_l, counts[rows].astype(float), 1e-3)
+        return _optimizer.objective(theta, features, log_l, counts[rows].astype(float), 1e-3)
 
-    theta, f, converged = fit_module._batched_lbfgs(fun, np.tile(theta0, (4, 1)), 1000, 1e-14)
+    theta, f, converged = _optimizer.batched_lbfgs(fun, np.tile(theta0, (4, 1)), 1000, 1e-14)
     assert converged.all()
     for row in range(4):
-        _, f_scipy, _ = fit_module._minimise(
+        _, f_scipy, _ = _optimizer.minimise(
             np.array(theta0), features, log_l, counts[row].astype(float), 1e-3, 1000, 1e-14
         )
         assert f[row] == pytest.approx(f_scipy, rel=1e-5)
@@ -211,16 +234,16 @@ def test_batched_lbfgs_matches_scipy_on_bootstrap_resamples():
 
 def test_objective_gradient_matches_finite_differences():
     N, D, L = chinchilla_data(noise=0.01)
-    features, log_l = fit_module._chinchilla_features(np.log(N), np.log(D)), np.log(L)
+    features, log_l = chinchilla_features(np.log(N), np.log(D)), np.log(L)
     theta = np.array([[6.0, 6.0, 0.5, 0.3, 0.3]])
     weights = np.ones((1, L.size))
-    _, grad = fit_module._objective(theta, features, log_l, weights, 0.05)
+    _, grad = _optimizer.objective(theta, features, log_l, weights, 0.05)
     step = 1e-6
     for j in range(5):
         shift = np.zeros(5)
         shift[j] = step
-        up, _ = fit_module._objective(theta + shift, features, log_l, weights, 0.05)
-        down, _ = fit_module._objective(theta - shift, features, log_l, weights, 0.05)
+        up, _ = _optimizer.objective(theta + shift, features, log_l, weights, 0.05)
+        down, _ = _optimizer.objective(theta - shift, features, log_l, weights, 0.05)
         assert grad[0, j] == pytest.approx((up[0] - down[0]) / (2 * step), rel=1e-5)
 
 
@@ -267,7 +290,7 @@ def test_bootstrap_fits_that_did_not_converge_are_left_out_and_counted():
     messages = [str(w.message) for w in caught if w.category is RuntimeWarning]
     assert any("fit_chinchilla did not converge" in m for m in messages)
     assert any("5 of 5 bootstrap fits did not converge" in m for m in messages)
-    assert fit.n_bootstrap == 0
+    assert fit.n_bootstrap == 0 and fit.n_bootstrap_dropped == 5
     assert np.isnan(fit.intervals["alpha"]).all()
 
 
@@ -303,7 +326,7 @@ def test_chinchilla_needs_equal_lengths_and_five_points():
 
 
 def test_chinchilla_predict_checks_its_input():
-    fit = fit_module.ChinchillaFit(**TRUTH, converged=True, loss=0.0)
+    fit = ChinchillaFit(**TRUTH, converged=True, loss=0.0)
     assert fit.predict(1e9, 1e11) == pytest.approx(chinchilla_loss(1e9, 1e11))
     with pytest.raises(ValueError, match="C must be positive"):
         fit.compute_optimal(-1e20)
@@ -316,7 +339,7 @@ def isoflop_data(noise=0.0, budgets=np.logspace(18, 22, 5), seed=0):
     """Runs at each budget C, N on a log grid around the optimum, D = C / 6N; compute
     jittered by up to 0.4% (still one budget)."""
     rng = np.random.default_rng(seed)
-    fit = fit_module.ChinchillaFit(**TRUTH, converged=True, loss=0.0)
+    fit = ChinchillaFit(**TRUTH, converged=True, loss=0.0)
     compute, n_params = [], []
     for C in budgets:
         N = fit.compute_optimal(C)[0] * np.logspace(-1, 1, 9)
@@ -335,7 +358,7 @@ def test_isoflop_recovers_the_allocation_exponent():
     compute, n_params, loss, _ = isoflop_data()
     fit = isoflop_profiles(compute, n_params, loss)
     assert fit.budgets.size == 5 and not fit.dropped
-    truth = fit_module.ChinchillaFit(**TRUTH, converged=True, loss=0.0)
+    truth = ChinchillaFit(**TRUTH, converged=True, loss=0.0)
     assert np.allclose(fit.n_opt, truth.compute_optimal(fit.budgets)[0], rtol=0.05)
     assert fit.a == pytest.approx(TRUE_A, abs=0.005)
     assert fit.b == pytest.approx(1 - fit.a)
@@ -345,15 +368,15 @@ def test_isoflop_recovers_the_allocation_exponent():
     budget = np.abs(compute / fit.budgets[0] - 1) < 0.01
     drawn = np.polyval(fit.parabolas[0], np.log(n_params[budget]))
     assert np.allclose(drawn, loss[budget], rtol=0.01)
-    assert "IsoFLOPFit(a=0.45" in repr(fit)
+    assert repr(fit).startswith(f"IsoFLOPFit(\n    a={fit.a:.4g} [")
 
 
 def test_isoflop_intervals_cover_the_truth_with_noise():
     # 0.5% noise, 40 seeds: the 90% t-intervals on a cover the true exponent in at least
     # 75% of them (85% measured), and those on b likewise
     fits = [isoflop_profiles(*isoflop_data(noise=0.005, seed=seed)[:3]) for seed in range(40)]
-    assert np.mean([f.a_interval[0] < TRUE_A < f.a_interval[1] for f in fits]) >= 0.75
-    assert np.mean([f.b_interval[0] < 1 - TRUE_A < f.b_interval[1] for f in fits]) >= 0.75
+    assert np.mean([f.intervals["a"][0] < TRUE_A < f.intervals["a"][1] for f in fits]) >= 0.75
+    assert np.mean([f.intervals["b"][0] < 1 - TRUE_A < f.intervals["b"][1] for f in fits]) >= 0.75
     assert all(np.all(f.log_n_opt_stderr > 0) for f in fits)
     compute, n_params, loss, n_tokens = isoflop_data(noise=0.005)
     fit = isoflop_profiles(compute, n_params, loss)
@@ -371,7 +394,7 @@ def test_isoflop_drops_budgets_without_a_minimum():
     with pytest.warns(RuntimeWarning, match="opens downward"):
         fit = isoflop_profiles(compute, n_params, loss)
     assert fit.budgets.size == 2
-    assert np.isnan(fit.a_interval).all()  # two budgets: a line, but no interval
+    assert np.isnan(fit.intervals["a"]).all()  # two budgets: a line, but no interval
     reasons = sorted(fit.dropped.values())
     assert reasons == ["fewer than 3 sizes", "parabola opens downward"]
 
@@ -386,3 +409,217 @@ def test_isoflop_bad_input():
         isoflop_profiles(compute, n_params[:-1], loss)
     with pytest.raises(ValueError, match="n_tokens must be finite"):
         isoflop_profiles(compute, n_params, loss, n_tokens=np.full(loss.size, np.inf))
+
+
+# ------------------------------------------------------------------ fit_data_constrained
+
+
+def data_constrained_losses(epochs, tokens=1e10, E=1.0, D0=1e10, beta=0.3, r_star=15.4):
+    return E + (D0 / limits.effective_data(tokens / epochs, epochs, r_star=r_star)) ** beta
+
+
+def test_fit_data_constrained_recovers_parameters():
+    epochs = np.array([1, 2, 4, 8, 16, 32, 64], dtype=float)
+    tokens, E, D0, beta, r_star = 1e10, 1.0, 1e10, 0.3, 15.4
+    losses = data_constrained_losses(epochs)
+    fit = fit_data_constrained(epochs, losses, tokens=tokens)
+    assert fit.converged
+    assert fit.r_star == pytest.approx(r_star, rel=0.03)
+    assert fit.E == pytest.approx(E, rel=0.03)
+    assert fit.beta == pytest.approx(beta, rel=0.03)
+    assert fit.D0 == pytest.approx(D0, rel=0.1)
+    np.testing.assert_allclose(fit.predict(epochs), losses, rtol=1e-6)
+    assert fit.predict(128) > fit.predict(64)
+    with pytest.raises(AttributeError):
+        fit.E = 0.0  # type: ignore[misc]
+
+
+def test_fit_data_constrained_rejects_bad_input():
+    with pytest.raises(ValueError, match="^epochs"):
+        fit_data_constrained([0.5, 1, 2, 4], [3, 2, 2, 2], tokens=1e9)
+    with pytest.raises(ValueError, match="^need at least"):
+        fit_data_constrained([1, 2, 4], [2.0, 2.1, 2.2], tokens=1e9)
+    with pytest.raises(ValueError, match="^epochs and losses"):
+        fit_data_constrained([1, 2, 4, 8], [2.0, 2.1, 2.2], tokens=1e9)
+    with pytest.raises(ValueError, match="^tokens must be a finite number > 0"):
+        fit_data_constrained([1, 2, 4, 8], [2.0, 2.1, 2.2, 2.3], tokens=-1.0)
+
+
+# ------------------------------------------------------------------ fit_transfer_law
+
+
+def transfer_data(noise=0.0, seed=0):
+    """D_T = 2 D_F^0.2 N^0.4 on a 4 x 3 grid of D_F (tokens) and N (parameters), times
+    exp(normal(0, noise)); the first point out of range (NaN)."""
+    d, n = (grid.ravel() for grid in np.meshgrid([1e4, 3e4, 1e5, 3e5], [1e5, 4e5, 1.6e6]))
+    transferred = 2.0 * d**0.2 * n**0.4 * np.exp(np.random.default_rng(seed).normal(0, noise, d.size))
+    transferred[0] = np.nan
+    return d, n, transferred
+
+
+def test_transfer_law_recovers_its_exponents():
+    fit = fit_transfer_law(*transfer_data())
+    assert (fit.alpha, fit.beta, fit.k) == pytest.approx((0.2, 0.4, 2.0), rel=1e-6)
+    assert fit.converged and fit.n_points == 11
+    assert fit.predict([1e4], [1e5]) == pytest.approx(2.0 * 1e4**0.2 * 1e5**0.4)
+    for name, value in fit.parameters.items():  # exact data: intervals of zero width
+        assert fit.intervals[name] == pytest.approx((value, value), rel=1e-6)
+
+
+def test_transfer_law_intervals_cover_the_truth_with_noise():
+    # 10% noise, 11 points, 40 seeds: the 90% t-intervals on alpha and beta cover the
+    # truth in at least 75% of them
+    fits = [fit_transfer_law(*transfer_data(noise=0.1, seed=seed)) for seed in range(40)]
+    for name, truth in {"k": 2.0, "alpha": 0.2, "beta": 0.4}.items():
+        assert np.mean([f.intervals[name][0] < truth < f.intervals[name][1] for f in fits]) >= 0.75, name
+    assert all(f.level == 0.9 and f.n_bootstrap == 0 for f in fits)
+
+
+def test_transfer_law_with_one_model_size_is_not_pinned_down():
+    d, n, transferred = transfer_data()
+    one_size = n == n[-1]
+    with pytest.warns(RuntimeWarning, match="do not vary independently"):
+        fit = fit_transfer_law(d[one_size], n[one_size], transferred[one_size])
+    assert not fit.converged
+    assert np.isnan(fit.intervals["alpha"]).all()
+
+
+def test_transfer_law_bad_input():
+    d, n, transferred = transfer_data()
+    with pytest.raises(ValueError, match="^n_params must be positive"):
+        fit_transfer_law(d, -n, transferred)
+    with pytest.raises(ValueError, match="^fine_tuning_tokens and n_params and transferred_tokens must have the same length"):
+        fit_transfer_law(d[:-1], n, transferred)
+    with pytest.raises(ValueError, match="^transferred_tokens must hold at least 4 finite, positive values, got 3"):
+        fit_transfer_law(d[:4], n[:4], transferred[:4])
+    with pytest.raises(ValueError, match="^level must be a number in"):
+        fit_transfer_law(d, n, transferred, level=1.5)
+
+
+# ------------------------------------------------------------------ the shape every law shares
+
+
+def parabolic_isoflop_data():
+    """Runs whose loss is exactly a parabola in ln N with its vertex at N_opt = 0.01 C^0.5."""
+    compute, n_params = [], []
+    for C in np.logspace(18, 22, 5):
+        N = 0.01 * C**0.5 * np.logspace(-1, 1, 5)
+        compute += [C] * N.size
+        n_params += N.tolist()
+    compute, n_params = np.array(compute), np.array(n_params)
+    return compute, n_params, 2 + (np.log(n_params) - np.log(0.01 * compute**0.5)) ** 2
+
+
+@pytest.fixture(scope="module")
+def every_fit():
+    """One fit of every law, with the number of points and of bootstrap resamples asked for."""
+    epochs = np.array([1, 2, 4, 8, 16, 32, 64], dtype=float)
+    return {
+        "power law": (fit_power_law(*power_law_data(noise=0.01), n_bootstrap=30), 20, 30),
+        "chinchilla": (fit_chinchilla(*chinchilla_data(noise=0.01)), 100, 0),
+        "isoflop": (isoflop_profiles(*parabolic_isoflop_data()), 25, 0),
+        "data constrained": (fit_data_constrained(epochs, data_constrained_losses(epochs), tokens=1e10), 7, 0),
+        "transfer": (fit_transfer_law(*transfer_data(noise=0.1)), 11, 0),
+    }
+
+
+@pytest.mark.parametrize("law", ["power law", "chinchilla", "isoflop", "data constrained", "transfer"])
+def test_every_law_has_the_common_fields(every_fit, law):
+    fit, n_points, n_bootstrap = every_fit[law]
+    assert isinstance(fit, LawFit)
+    assert list(fit.parameters) == list(type(fit).PARAMETERS)
+    assert all(isinstance(value, float) and value == getattr(fit, name) for name, value in fit.parameters.items())
+    assert fit.converged is True
+    assert fit.n_points == n_points
+    assert fit.n_bootstrap + fit.n_bootstrap_dropped == n_bootstrap
+    assert (fit.level is None) == (not fit.intervals)
+    for low, high in fit.intervals.values():
+        assert low <= high
+    for name in fit.parameters:
+        assert f"{name}=" in repr(fit)
+    assert f"n_points={n_points}" in repr(fit) and "converged=True" in repr(fit)
+
+
+def test_the_laws_without_bootstrap_say_where_their_intervals_come_from(every_fit):
+    assert every_fit["isoflop"][0].intervals.keys() == {"a", "b"}
+    assert every_fit["transfer"][0].intervals.keys() == {"k", "alpha", "beta"}
+    assert every_fit["data constrained"][0].intervals == {}
+    assert every_fit["chinchilla"][0].intervals == {} and every_fit["chinchilla"][0].bootstrap == {}
+
+
+def test_repr_shows_values_intervals_and_the_bootstrap_kept_and_dropped():
+    x = np.array([1e4, 1e5, 1e6, 1e7])
+    with pytest.warns(RuntimeWarning, match="62 of 200 bootstrap fits"):
+        fit = fit_power_law(x, 1.5 + (3e4 / x) ** 0.3, n_bootstrap=200, seed=0)
+    assert repr(fit) == (
+        "PowerLawFit(\n"
+        "    E=1.5 [1.5, 1.5],\n"
+        "    x0=3e+04 [3e+04, 3e+04],\n"
+        "    alpha=0.3 [0.3, 0.3],\n"
+        "    level=0.9, converged=True, n_points=4, n_bootstrap=138, n_bootstrap_dropped=62,\n"
+        ")"
+    )
+    short = ChinchillaFit(E=1.7, A=400.0, B=410.0, alpha=0.3, beta=0.3, converged=True, loss=0.0, n_points=9)
+    assert repr(short) == "ChinchillaFit(E=1.7, A=400, B=410, alpha=0.3, beta=0.3, converged=True, n_points=9)"
+
+
+def test_n_bootstrap_dropped_counts_the_resamples_with_too_few_distinct_points():
+    # 4 points and 3 parameters: a resample that repeats 2 distinct points cannot be fitted
+    x = np.array([1e4, 1e5, 1e6, 1e7])
+    with pytest.warns(RuntimeWarning, match="bootstrap fits did not converge"):
+        fit = fit_power_law(x, 1.5 + (3e4 / x) ** 0.3, n_bootstrap=200, seed=0)
+    counts = np.random.default_rng(0).multinomial(4, np.full(4, 0.25), size=200)  # the fit's resamples
+    too_few = int(np.sum(np.count_nonzero(counts, axis=1) < 3))
+    assert too_few > 0
+    assert fit.n_bootstrap_dropped == too_few
+    assert fit.n_bootstrap == 200 - too_few == fit.bootstrap["alpha"].size
+
+
+def test_solution_fields_record_the_resamples_kept_and_dropped():
+    theta = np.array([np.log(1.5), 0.3 * np.log(3e4), 0.3])
+    solution = _optimizer.Solution(theta, 0.0, True, np.tile(theta, (3, 1)), n_dropped=2)
+    names = PowerLawFit.PARAMETERS
+    fit = PowerLawFit(**solution.fields(power_law_parameters, names, 0.5), n_points=4)
+    assert (fit.n_bootstrap, fit.n_bootstrap_dropped, fit.level) == (3, 2, 0.5)
+    assert fit.x0 == pytest.approx(3e4) and fit.intervals["x0"] == pytest.approx((3e4, 3e4))
+    no_bootstrap = _optimizer.Solution(theta, 0.0, False, None, n_dropped=0).fields(power_law_parameters, names, 0.9)
+    assert no_bootstrap.keys() == {"E", "x0", "alpha", "converged"}
+
+
+def test_predict_inverts_known_parameters():
+    x = np.array([1.0, 10.0, 1e3])
+    power = PowerLawFit(E=1.0, x0=10.0, alpha=0.5, converged=True)
+    assert power.predict(x) == pytest.approx(1.0 + (10.0 / x) ** 0.5)
+    law = ChinchillaFit(**TRUTH, converged=True, loss=0.0)
+    assert law.predict(1e9, 1e11) == pytest.approx(chinchilla_loss(1e9, 1e11))
+    constrained = DataConstrainedFit(E=1.0, D0=1e10, beta=0.3, r_star=15.4, tokens=1e10, converged=True, loss=0.0)
+    epochs = np.array([1.0, 4.0, 64.0])
+    assert constrained.predict(epochs) == pytest.approx(data_constrained_losses(epochs))
+    transfer = TransferLawFit(k=2.0, alpha=0.2, beta=0.4, converged=True)
+    assert transfer.predict([1e4], [1e5]) == pytest.approx(2.0 * 1e4**0.2 * 1e5**0.4)
+    profiles = isoflop_profiles(*parabolic_isoflop_data())  # vertices exactly at N_opt = 0.01 C^0.5
+    assert isinstance(profiles, IsoFLOPFit)
+    n_opt, d_opt = profiles.predict(np.array([1e19, 1e23]))
+    assert n_opt == pytest.approx(0.01 * np.array([1e19, 1e23]) ** 0.5, rel=1e-9)
+    assert 6 * n_opt * d_opt == pytest.approx([1e19, 1e23], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: PowerLawFit(E=1.0, x0=10.0, alpha=0.5, converged=True).predict([-1.0]), "^x must be positive"),
+        (lambda: ChinchillaFit(**TRUTH, converged=True, loss=0.0).predict(-1.0, 1e9), "^N must be positive"),
+        (lambda: isoflop_profiles(*parabolic_isoflop_data()).predict(0.0), "^C must be positive"),
+        (
+            lambda: DataConstrainedFit(E=1, D0=1, beta=1, r_star=1, tokens=1, converged=True, loss=0).predict(0.5),
+            "^epochs must be >= 1",
+        ),
+        (lambda: TransferLawFit(k=2, alpha=0.2, beta=0.4, converged=True).predict([1e4], [0]), "^n_params must be positive"),
+        (lambda: fit_power_law(*power_law_data(noise=0), level=0), "^level must be a number in"),
+        (lambda: fit_chinchilla(*chinchilla_data(noise=0), seed=-1), "^seed must be a non-negative integer"),
+        (lambda: isoflop_profiles(*parabolic_isoflop_data(), level=2), "^level must be a number in"),
+    ],
+)
+def test_bad_arguments_raise_value_errors_that_name_them(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
