@@ -10,9 +10,11 @@ For a few model sizes (context 256, byte tokens) this measures, in one run:
   tricks), timed the same way (every step after the first).
 
 MFU is model FLOPs/s (Kaplan's ``6N + 6 n_layer n_ctx d_model`` per token, N
-non-embedding) over the measured peak. Run::
+non-embedding) over the measured peak. Run it from the root of the repository, where
+``make benchmark`` runs it (it imports the installed ``scalinglab`` and reads no file of
+the repository, so any Python with the package installed can run it from anywhere)::
 
-    cd /work/main && .venv/bin/python benchmarks/throughput.py
+    .venv/bin/python benchmarks/throughput.py
 
 The engine runs at ``train``'s default precision (fp32 on a CPU, bf16 on CUDA) and,
 where bf16 matmuls are native, also with ``precision="bf16"``; each MFU is taken against
@@ -30,10 +32,12 @@ import time
 
 import torch
 
-from scalinglab.data import CorpusConfig, get_batch, make_corpus
+from scalinglab.batches import get_batch, token_tensor
+from scalinglab.corpora import CorpusConfig, make_corpus
 from scalinglab.device import measure_matmul_flops_per_second, resolve_device, synchronize
 from scalinglab.model import GPT, GPTConfig
-from scalinglab.train import TrainConfig, resolve_precision, train
+from scalinglab.runs import TrainConfig
+from scalinglab.train import resolve_precision, train
 
 N_CTX = 256
 BATCH_SIZE = 16
@@ -71,7 +75,7 @@ def plain_tokens_per_second(config: GPTConfig, steps: int, device: str) -> float
     torch.manual_seed(0)
     model = GPT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    tokens = torch.from_numpy(make_corpus(CORPUS).train_tokens)
+    tokens = token_tensor(make_corpus(CORPUS).train_tokens)
     generator = torch.Generator().manual_seed(0)
     seconds = 0.0
     for step in range(steps + 1):

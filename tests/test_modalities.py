@@ -1,4 +1,5 @@
-"""Tests of the code, image and arithmetic corpora and of scalinglab.universality."""
+"""Tests of the image, code and arithmetic corpora (scalinglab.corpora.images, .code,
+.arithmetic) and of scalinglab.universality, the four modalities."""
 
 from __future__ import annotations
 
@@ -8,30 +9,21 @@ import math
 import numpy as np
 import pytest
 
-from scalinglab.data import (
+from scalinglab.corpora import CorpusConfig, clear_cache, decode, make_corpus
+from scalinglab.corpora.arithmetic import MAX_ARITHMETIC_DIGITS, arithmetic_entropy_rate_nats, arithmetic_line
+from scalinglab.corpora.images import (
     IMAGE_SIDE,
-    MAX_ARITHMETIC_DIGITS,
     PIXEL_LEVELS,
-    CorpusConfig,
-    arithmetic_entropy_rate_nats,
-    arithmetic_line,
-    decode,
     digit_images,
     image_tokens,
     images_of,
-    make_corpus,
+    pixel_entropy_map,
+    pixel_loss_map,
     pixels_of,
     quantise_pixels,
     shifted,
 )
-from scalinglab.universality import (
-    MODALITIES,
-    TOKEN_UNITS,
-    modality_corpus,
-    modality_of,
-    pixel_entropy_map,
-    pixel_loss_map,
-)
+from scalinglab.universality import MODALITIES, TOKEN_UNITS, modality_corpus, modality_of
 
 IMAGE_DOCUMENT = IMAGE_SIDE * IMAGE_SIDE + 1
 
@@ -91,9 +83,11 @@ def test_image_corpus_sizes_token_range_and_split_by_source_image():
 
 def test_image_corpus_is_deterministic_and_seeded():
     first = make_corpus(CorpusConfig(kind="images", image_shift=0))
+    clear_cache()
     again = make_corpus(CorpusConfig(kind="images", image_shift=0, val_fraction=0.1))
+    assert again is not first  # built again, not taken from the cache
+    assert np.array_equal(first.val_tokens, again.val_tokens) and np.array_equal(first.train_tokens, again.train_tokens)
     other = make_corpus(CorpusConfig(kind="images", image_shift=0, seed=1))
-    assert np.array_equal(first.val_tokens, again.val_tokens)
     assert not np.array_equal(first.val_tokens, other.val_tokens)
     assert len(first.train_tokens) == (1797 - 180) * IMAGE_DOCUMENT
 
@@ -123,7 +117,20 @@ def test_code_corpus_is_python_without_docstrings():
 
 def test_code_corpus_split_is_deterministic_by_file():
     config = CorpusConfig(kind="code", n_tokens=200_000, seed=2)
-    assert np.array_equal(make_corpus(config).val_tokens, make_corpus(CorpusConfig(**{**config.to_dict(), "paths": ()})).val_tokens)
+    first = make_corpus(config)
+    clear_cache()
+    again = make_corpus(CorpusConfig.from_dict(config.to_dict()))
+    assert again is not first  # built again, not taken from the cache
+    assert np.array_equal(first.val_tokens, again.val_tokens) and np.array_equal(first.train_tokens, again.train_tokens)
+    # Split by file: every validation document is a whole file (it parses) that is not in training.
+    val_ends = [*first.val_document_starts[1:], len(first.val_tokens)]
+    train_ends = [*first.train_document_starts[1:], len(first.train_tokens)]
+    train_files = {first.train_tokens[a:b].tobytes() for a, b in zip(first.train_document_starts, train_ends)}
+    for a, b in zip(first.val_document_starts, val_ends):
+        assert first.val_tokens[a:b].tobytes() not in train_files
+    ast.parse(decode(first.val_tokens[first.val_document_starts[0] : val_ends[0]]))
+    other = make_corpus(config.replace(seed=3))
+    assert not np.array_equal(first.val_tokens, other.val_tokens)
 
 
 # Arithmetic

@@ -1,14 +1,17 @@
-"""Tests of scalinglab.model: parameter and FLOP counts against the formulas, behaviour, validation."""
+"""Tests of scalinglab.model: parameter and FLOP counts against the formulas, behaviour, attention
+weights, validation (the configs live in the torch-free scalinglab.runs)."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
 from scalinglab import fermi
-from scalinglab.model import GPT, LSTM, GPTConfig, LSTMConfig, build_model, model_config_from_dict
+from scalinglab.model import GPT, LSTM, MODELS, GPTConfig, LSTMConfig, build_model
+from scalinglab.runs import MODEL_CONFIGS, model_config_from_dict
 
 
 def exact_gpt_non_embedding_params(n_layer: int, d: int, bias: bool) -> int:
@@ -116,12 +119,47 @@ def test_models_overfit_one_small_batch(config):
     assert loss.item() < 0.05
 
 
+def test_attention_weights_are_the_softmax_of_each_blocks_queries_and_keys():
+    config = GPTConfig(n_layer=2, n_head=2, d_model=16, n_ctx=16)
+    torch.manual_seed(0)
+    model = GPT(config).eval()
+    block_inputs: list[torch.Tensor] = []
+    hooks = [block.register_forward_pre_hook(lambda module, args: block_inputs.append(args[0])) for block in model.blocks]
+    idx = torch.randint(0, 256, (2, 12))
+    try:
+        weights = model.attention_weights(idx)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert weights.shape == (config.n_layer, 2, config.n_head, 12, 12) and weights.dtype == torch.float32
+    d_head = config.d_model // config.n_head
+    for layer, (block, x) in enumerate(zip(model.blocks, block_inputs, strict=True)):
+        q, k, _ = block.attn.qkv(block.ln_1(x)).split(config.d_model, dim=2)
+        q, k = (t.view(2, 12, config.n_head, d_head).transpose(1, 2) for t in (q, k))
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d_head)
+        scores = scores.masked_fill(torch.ones(12, 12).triu(diagonal=1).bool(), float("-inf"))
+        by_hand = scores.exp() / scores.exp().sum(dim=-1, keepdim=True)
+        torch.testing.assert_close(weights[layer], by_hand, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(config.n_layer, 2, config.n_head, 12))
+    past = torch.ones(12, 12).tril().bool()
+    assert torch.all(weights[..., ~past] == 0) and torch.all(weights[..., past] > 0)
+
+
+def test_every_architecture_has_a_config_and_a_module():
+    assert set(MODELS) == set(MODEL_CONFIGS) == {"gpt", "lstm"}
+    for arch, config_class in MODEL_CONFIGS.items():
+        model = build_model(config_class(n_layer=1, d_model=16, n_ctx=8))
+        assert isinstance(model, MODELS[arch]) and model.config.arch == arch
+
+
 def test_model_configs_round_trip_through_json():
     for config in (GPTConfig(n_layer=3, bias=False), LSTMConfig(d_model=64)):
         again = model_config_from_dict(json.loads(json.dumps(config.to_dict())))
         assert again == config and hash(again) == hash(config)
     with pytest.raises(ValueError, match="arch"):
         model_config_from_dict({"arch": "rnn"})
+    with pytest.raises(ValueError, match="^'n_head' is not a field of a 'lstm' model; it has: arch, d_model"):
+        model_config_from_dict({"arch": "lstm", "n_head": 4})
 
 
 @pytest.mark.parametrize(

@@ -1,31 +1,35 @@
-"""Tests of scalinglab.skills: addition and its held-out split, made-up facts, skill documents, scores."""
+"""Tests of the skills: addition and its held-out split, made-up facts, skill documents and the
+"skills" corpus (scalinglab.corpora.skills), and their scores (scalinglab.probes.skills)."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from scalinglab import skills
-from scalinglab.model import GPT, GPTConfig
-from scalinglab.skills import (
+from scalinglab.corpora import CorpusConfig, clear_cache, decode, make_corpus
+from scalinglab.corpora.skills import (
+    FACT_EXPONENT,
+    HELD_OUT_FRACTION,
     MAX_DIGITS,
     Fact,
     addition_line,
     addition_problems,
-    addition_scores,
     addition_split,
-    digit_accuracy,
     fact_line,
     fact_probabilities,
-    fact_scores,
     fact_table,
     operand_range,
     skill_document,
 )
+from scalinglab.model import GPT
+from scalinglab.probes import skills
+from scalinglab.probes.skills import addition_scores, digit_accuracy, fact_scores
+from scalinglab.runs import GPTConfig
 
 TINY = GPTConfig(n_layer=1, n_head=2, d_model=16, n_ctx=64)
 
@@ -34,29 +38,6 @@ TINY = GPTConfig(n_layer=1, n_head=2, d_model=16, n_ctx=64)
 def tiny_gpt() -> GPT:
     torch.manual_seed(0)
     return GPT(TINY)
-
-
-class Uniform(torch.nn.Module):
-    """A stub language model with all-zero logits: every byte has probability 1/256, and greedy writes byte 0."""
-
-    def __init__(self, n_ctx: int = 64) -> None:
-        super().__init__()
-        self.config = GPTConfig(n_ctx=n_ctx)
-        self.weight = torch.nn.Parameter(torch.zeros(()))
-
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
-        return torch.zeros(*idx.shape, 256), None
-
-
-class WritesOne(Uniform):
-    """A stub that writes "1" after any token but "1", and a newline after "1": every completion is "1"."""
-
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
-        logits = torch.zeros(*idx.shape, 256)
-        is_one = idx == ord("1")
-        logits[..., ord("1")] = (~is_one).float()
-        logits[..., ord("\n")] = is_one.float()
-        return logits, None
 
 
 def _parse(line: str) -> tuple[int, int, int]:
@@ -254,24 +235,42 @@ def test_documents_reject_bad_input():
         _documents(1, 64, facts, n_digits=7)
 
 
+def test_the_skills_corpus_mixes_training_sums_facts_and_text():
+    config = CorpusConfig(kind="skills", n_tokens=100_000, n_digits=2, n_facts=50, text_fraction=0.3, seed=0)
+    corpus = make_corpus(config)
+    text = decode(np.concatenate([corpus.train_tokens, corpus.val_tokens]))
+    sums = [line for line in text.split("\n") if re.fullmatch(r"\d\d\+\d\d=\d+", line)]
+    assert len(sums) > 100 and text.count("the colour of ") > 100 and text.count(" the ") > 50
+    for line in sums:
+        left, total = line.split("=")
+        a, b = map(int, left.split("+"))
+        assert a + b == int(total) and not addition_split(a, b, held_out_fraction=HELD_OUT_FRACTION, seed=0)
+    facts = {fact_line(fact) for fact in fact_table(50, seed=0)}
+    assert {line + "\n" for line in text.split("\n") if line.startswith("the colour of ")} <= facts
+    assert FACT_EXPONENT == 1.1 and HELD_OUT_FRACTION == 0.1
+    clear_cache()
+    again = make_corpus(config)
+    assert again is not corpus and np.array_equal(again.train_tokens, corpus.train_tokens)
+
+
 # ---------------------------------------------------------------------------
 # Scores
 
 
-def test_addition_scores_of_a_model_with_known_answers():
+def test_addition_scores_of_a_model_with_known_answers(stub_model):
     problems = addition_problems(40, n_digits=1, held_out=True, held_out_fraction=0.5, seed=0, rng_seed=3)
     answers = [str(a + b) for a, b in problems]
-    scores = addition_scores(WritesOne(), n_problems=40, n_digits=1, seed=3, held_out_fraction=0.5, split_seed=0)
+    scores = addition_scores(stub_model("1"), n_problems=40, n_digits=1, seed=3, held_out_fraction=0.5, split_seed=0)
     assert scores["exact_match"] == pytest.approx(np.mean([answer == "1" for answer in answers]))
     right = sum(answer[-1] == "1" for answer in answers)
     assert scores["digit_accuracy"] == pytest.approx(right / sum(map(len, answers)))
     assert 0 < scores["digit_accuracy"] and scores["exact_match"] < 1
 
 
-def test_scores_of_a_uniform_model_are_zero_and_ln_256():
-    scores = addition_scores(Uniform(), n_problems=10, n_digits=2, seed=0)
+def test_scores_of_a_uniform_model_are_zero_and_ln_256(stub_model):
+    scores = addition_scores(stub_model(n_ctx=64), n_problems=10, n_digits=2, seed=0)
     assert scores == {"exact_match": 0.0, "digit_accuracy": 0.0, "answer_loss_nats": pytest.approx(math.log(256))}
-    facts = fact_scores(Uniform(), fact_table(6, seed=0), n_facts_to_test=4)
+    facts = fact_scores(stub_model(n_ctx=64), fact_table(6, seed=0), n_facts_to_test=4)
     assert facts == {"exact_match": 0.0, "answer_loss_nats": pytest.approx(math.log(256)), "exact_match_by_rank": [0] * 4}
 
 

@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import os
+import warnings
 
 import pytest
 
@@ -18,10 +19,15 @@ def test_round_trip(tmp_path):
     store.put(make_record("abc", 2.5))
     again = ResultsStore(tmp_path / "s")
     assert again.has("abc") and not again.has("xyz")
-    assert again.get("abc") == make_record("abc", 2.5) | {"provenance": again.get("abc")["provenance"]}
-    records, errors = again.load()
-    assert [r["run_id"] for r in records] == ["abc"] and errors == []
-    assert len(again) == 1
+    assert again.get("abc") == make_record("abc", 2.5)  # provenance included: written and read in this process
+    assert again.get("abc")["provenance"] == {"pid": os.getpid()}
+    store.put(make_record("abc", 3.5))  # the same run again replaces its record
+    assert again.get("abc") == make_record("abc", 3.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no record is corrupt: nothing to warn about
+        records = again.load()
+    assert records == [make_record("abc", 3.5)]
+    assert len(again) == 1 and again.run_ids() == {"abc"} and list(again) == records
 
 
 def test_not_a_store_is_named(tmp_path):
@@ -38,9 +44,8 @@ def test_corrupt_record_is_named_and_others_still_load(tmp_path):
     bad = store.record_path("bad")
     bad.write_text('{"run_id": "bad", "config": ')
     with pytest.warns(UserWarning, match="bad.json"):
-        records, errors = store.load()
+        records = store.load()
     assert [r["run_id"] for r in records] == ["good"]
-    assert [e.path.name for e in errors] == ["bad.json"]
     with pytest.raises(StoreError, match="bad.json"):
         store.get("bad")
 
@@ -48,8 +53,12 @@ def test_corrupt_record_is_named_and_others_still_load(tmp_path):
 def test_record_without_required_fields_is_corrupt(tmp_path):
     store = ResultsStore(tmp_path / "s", create=True)
     store.record_path("partial").write_text(json.dumps({"run_id": "partial"}))
-    with pytest.raises(StoreError, match="missing fields"):
+    with pytest.raises(StoreError, match=r"missing fields \['config', 'provenance', 'result'\]"):
         store.get("partial")
+    with pytest.warns(UserWarning, match="partial.json"):
+        assert store.load() == []
+    with pytest.raises(StoreError, match="run_id"):
+        store.put({"config": {}})
 
 
 def _write_many(path: str, worker: int, n: int) -> None:
@@ -70,7 +79,8 @@ def test_concurrent_writers_leave_only_whole_records(tmp_path):
     for p in workers:
         p.join(timeout=60)
         assert p.exitcode == 0
-    records, errors = ResultsStore(path).load()
-    assert errors == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a torn record would be warned about
+        records = ResultsStore(path).load()
     assert len(records) == 3 * 40 + 5
     assert not [p for p in (path / "runs").iterdir() if not p.name.endswith(".json")]

@@ -1,6 +1,7 @@
-"""Sweeps: grid files, resume after SIGKILL, a Dask LocalCluster, the table and the CLI."""
+"""Sweeps: grid files, checks before any run, resume after SIGKILL, a Dask LocalCluster, the CLI."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -9,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+import scalinglab.sweep
 from scalinglab.__main__ import main
+from scalinglab.corpora import KINDS, CorpusConfig
+from scalinglab.results import load_table
+from scalinglab.runs import GPTConfig, TrainConfig
 from scalinglab.store import ResultsStore
-from scalinglab.sweep import expand_grid, load_grid, load_table, recorded_store, run_sweep
+from scalinglab.sweep import expand_grid, load_grid, run_sweep
 
 TINY_GRID = """
 [base]
@@ -76,7 +81,9 @@ def test_axes_blocks_make_the_union_of_their_products():
     [
         ({"base": {"tokens": 10}, "axes": {"sede": [0]}}, "unknown key 'sede'"),
         ({"base": {"tokens": 10, "model": {"d_modle": 8}}}, "unknown key 'model.d_modle'"),
-        ({"base": {"tokens": 10}, "axes": {"corpus.knd": ["zipf"]}}, "unknown key 'corpus.knd'"),
+        ({"base": {"tokens": 10}, "axes": {"corpus.knd": ["zipf"]}}, "corpus: 'knd' is not a parameter of the 'zipf' corpus"),
+        ({"base": {"tokens": 10, "model": {"arch": "lstm", "n_head": 2}}}, "unknown key 'model.n_head'"),
+        ({"base": {"tokens": 10, "model": {"arch": "rnn"}}}, "model.arch must be one of 'gpt', 'lstm', got 'rnn'"),
         ({"base": {"tokens": 10}, "axes": {"seed": []}}, "axis 'seed' must be a non-empty list"),
         ({"base": {"tokens": 10}, "axes": {"seed": 3}}, "axis 'seed' must be a non-empty list"),
         ({"base": {"tokens": "many"}}, "tokens must be a positive integer"),
@@ -87,6 +94,53 @@ def test_axes_blocks_make_the_union_of_their_products():
 def test_bad_grids_are_rejected_with_the_key_named(spec, message):
     with pytest.raises(ValueError, match=message):
         expand_grid(spec)
+
+
+ZIPF_KEYS = ", ".join(KINDS["zipf"].all_parameters)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"base": {"tokens": 10, "corpus": {"kind": "zipf", "n_states": 8}}},
+        {"base": {"tokens": 10, "corpus": {"kind": "zipf"}}, "axes": {"corpus.n_states": [4, 8]}},
+        {"base": {"tokens": 10}, "axes": {"corpus": [{"kind": "markov_icl", "n_states": 4}, {"n_states": 4}]}},
+    ],
+)
+def test_a_corpus_key_its_kind_does_not_have_is_named_with_the_keys_it_accepts(spec):
+    message = f"grid: corpus: 'n_states' is not a parameter of the 'zipf' corpus; it accepts: {ZIPF_KEYS}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        expand_grid(spec)
+
+
+def test_a_grid_file_with_a_foreign_corpus_key_fails_naming_the_file_and_the_key(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text(TINY_GRID.format(tokens=2048, widths=[8]).replace('n_rules = 50', 'n_rules = 50\nn_states = 4'))
+    with pytest.raises(ValueError, match=re.escape(f"{path}: corpus: 'n_states' is not a parameter of the 'zipf' corpus")):
+        load_grid(path)
+    pretrain = {"base": {"tokens": 10, "pretrain_tokens": 10, "pretrain_corpus": {"kind": "stdlib", "n_rules": 5}}}
+    with pytest.raises(ValueError, match="^grid: pretrain_corpus: 'n_rules' is not a parameter of the 'stdlib' corpus"):
+        expand_grid(pretrain)
+
+
+def test_a_files_corpus_with_a_missing_path_fails_before_any_run(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(scalinglab.sweep, "train", lambda config: trained.append(config) or pytest.fail("a run started"))
+    runnable = TrainConfig(model=GPTConfig(n_layer=1, n_head=2, d_model=8, n_ctx=16), tokens=2048, batch_size=4,
+                           corpus=CorpusConfig(kind="zipf", n_tokens=20_000, n_rules=50), n_evals=1, eval_tokens=256)
+    missing = tmp_path / "notes" / "missing.txt"
+    configs = [runnable, TrainConfig(tokens=2048, corpus=CorpusConfig(kind="files", paths=[str(missing)]))]
+    with pytest.raises(ValueError, match=re.escape(f"paths: {str(missing)!r} is not a file")):
+        run_sweep(configs, tmp_path / "store", progress=False)
+    pretrain_missing = TrainConfig(tokens=2048, pretrain_tokens=1024,
+                                   pretrain_corpus=CorpusConfig(kind="files", paths=[str(missing)]))
+    with pytest.raises(ValueError, match="missing.txt"):
+        run_sweep([runnable, pretrain_missing], tmp_path / "store", progress=False)
+    assert not trained and not (tmp_path / "store").exists()  # no run, no store, no record
+    grid = tmp_path / "files.toml"
+    grid.write_text(f'[base]\ntokens = 2048\n[base.corpus]\nkind = "files"\npaths = [{str(missing)!r}]\n')
+    assert main(["sweep", str(grid), "--out", str(tmp_path / "store"), "--quiet"]) == 2
+    assert not (tmp_path / "store").exists()
 
 
 def test_bad_grid_file_fails_before_any_run(tmp_path):
@@ -109,12 +163,15 @@ def test_sweep_records_runs_and_skips_them_on_restart(tmp_path):
     assert len(again.skipped) == 2 and not again.finished
     table = load_table(tmp_path / "store")
     assert len(table) == 2
-    assert sorted(table.column("d_model")) == [8, 16]
-    assert table.where(d_model=8).column("n_params")[0] < table.where(d_model=16).column("n_params")[0]
-    record = ResultsStore(tmp_path / "store").get(table.rows[0]["run_id"])
+    assert sorted(table.column("config.model.d_model")) == [8, 16]
+    small, large = (table.where({"config.model.d_model": d}).column("result.n_params")[0] for d in (8, 16))
+    assert small < large
+    assert set(table.column("run_id")) == {c.config_hash() for c in configs} == set(first.finished)
+    record = ResultsStore(tmp_path / "store").get(table.runs[0].run_id)
     for key in ("device", "torch_version", "scalinglab_version", "git_commit", "date", "wall_seconds"):
         assert key in record["provenance"]
-    assert record["config"]["model"]["n_ctx"] == 16
+    assert record["config"]["model"]["n_ctx"] == 16 and "config" not in record["result"]
+    assert table.results[0].config == TrainConfig.from_dict(record["config"])
 
 
 def test_show_prints_a_table(tmp_path, capsys):
@@ -158,20 +215,6 @@ def test_two_run_sweep_on_a_dask_local_cluster(tmp_path):
     assert len(summary.finished) == 2 and not summary.failed
     assert os.getpid() not in worker_pids
     assert len(load_table(tmp_path / "store")) == 2
-
-
-def test_recorded_store_finds_the_repository_results_and_names_what_is_missing():
-    for name in ["gpt_zipf", "lstm_zipf", "gpt_stdlib", "lstm_stdlib"]:
-        table = load_table(recorded_store(name))
-        assert len(table) == 7, name
-        assert len(set(table.column("n_params"))) == 7
-        assert all(p["scalinglab_version"] and p["date"] for p in table.provenance)
-    gpt = load_table(recorded_store("gpt_zipf")).column("n_params")
-    assert gpt.max() / gpt.min() >= 30  # the ladder spans at least 30x in N
-    with pytest.raises(ValueError, match="no recorded store results/nonexistent"):
-        recorded_store("nonexistent")
-    with pytest.raises(ValueError, match="name must be"):
-        recorded_store("../etc")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers die with their parent only on Linux")

@@ -1,16 +1,18 @@
-"""Tests of scalinglab.tasks: few-shot prompts, the held-out words, and the documents that teach the tasks."""
+"""Tests of scalinglab.tasks: few-shot prompts, the held-out words, exact match, and the documents
+that teach the tasks (the "fewshot" corpus)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scalinglab.data import CorpusConfig, decode, make_corpus
+from scalinglab.corpora import CorpusConfig, clear_cache, decode, make_corpus
 from scalinglab.tasks import (
     DEFAULT_WORDS,
     EVALUATION_WORDS,
     TASKS,
     TRAINING_WORDS,
+    exact_match,
     render_prompt,
     task_document,
 )
@@ -56,6 +58,16 @@ def test_each_task_applies_its_rule():
 def test_the_letter_code_is_drawn_afresh_for_each_prompt():
     answers = {render_prompt("code", 0, seed=s, with_description=False, vocabulary=("cat",))[1] for s in range(8)}
     assert len(answers) > 1
+
+
+def test_exact_match_counts_identical_strings_only():
+    assert exact_match(["tac", "god"], ["tac", "god"]) == 1.0
+    assert exact_match(["tac", "go", "x", "Tac"], ["tac", "god", "x ", "tac"]) == 0.25
+    assert exact_match([""], ["a"]) == 0.0
+    with pytest.raises(ValueError, match="^completions"):
+        exact_match(["a"], ["a", "b"])
+    with pytest.raises(ValueError, match="^completions"):
+        exact_match([], [])
 
 
 def test_default_words_are_distinct_short_lowercase_words():
@@ -115,5 +127,9 @@ def test_the_fewshot_corpus_is_made_of_task_documents():
     text = decode(corpus.train_tokens)
     assert text.startswith("\n") and " -> " in text
     assert set(text) <= set("abcdefghijklmnopqrstuvwxyz ->\n.ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    clear_cache()
     again = make_corpus(CorpusConfig(kind="fewshot", n_tokens=20_000, document_tokens=200, seed=0))
-    assert np.array_equal(corpus.val_tokens, again.val_tokens)
+    assert again is not corpus  # built again, not taken from the cache
+    assert np.array_equal(corpus.val_tokens, again.val_tokens) and np.array_equal(corpus.train_tokens, again.train_tokens)
+    other = make_corpus(CorpusConfig(kind="fewshot", n_tokens=20_000, document_tokens=200, seed=1))
+    assert not np.array_equal(corpus.train_tokens[:1000], other.train_tokens[:1000])

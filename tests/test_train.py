@@ -10,21 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from scalinglab.data import CorpusConfig, make_corpus
-from scalinglab.icl import icl_score, prefix_matching_scores
+from scalinglab.corpora import CorpusConfig, make_corpus
+from scalinglab.icl import icl_score
 from scalinglab.limits import unique_tokens_for_epochs
+from scalinglab.model import GPT
+from scalinglab.probes.induction import common_bytes, induction_mass_scores, prefix_matching_scores
+from scalinglab.runs import TRAIN_CURVE_POINTS, GPTConfig, LSTMConfig, RunResult, TrainConfig
 from scalinglab.tasks import TASKS
-from scalinglab.model import GPT, GPTConfig, LSTMConfig
-from scalinglab.train import (
-    TRAIN_CURVE_POINTS,
-    RunResult,
-    TrainConfig,
-    _common_bytes,
-    checkpoint_steps,
-    resolve_precision,
-    sample,
-    train,
-)
+from scalinglab.train import budget_tokens, evaluation_steps, resolve_precision, train, train_model
 
 EASY_ZIPF = CorpusConfig(kind="zipf", n_tokens=60_000, n_rules=8, continuation_length=5, noise=0.1, seed=0)
 TINY_MODEL = GPTConfig(n_layer=1, n_head=2, d_model=32, n_ctx=32)
@@ -43,7 +36,7 @@ def learned():
         n_evals=4,
         eval_tokens=8192,
     )
-    return train(config, return_model=True, peak_flops_per_second=1e10)
+    return train_model(config, peak_flops_per_second=1e10)
 
 
 def test_loss_ends_above_and_close_to_the_entropy_floor(learned):
@@ -76,32 +69,31 @@ def test_result_round_trips_through_json(learned):
     result, _ = learned
     again = RunResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert again == result
+    assert RunResult.from_dict(json.loads(json.dumps(result.fields_dict())), result.config) == result
 
 
 def test_each_evaluation_records_the_icl_score_and_the_best_prefix_matching_head(learned):
     result, model = learned
-    assert len(result.val_icl_score_nats) == len(result.val_prefix_matching) == len(result.val_induction_mass) == 4
+    assert set(result.val_probes) == {"icl_score", "prefix_matching", "induction_mass"}
+    assert all(len(series) == 4 for series in result.val_probes.values())
     per_position = np.array(result.val_loss_per_position_nats)
-    assert result.val_icl_score_nats[-1] == pytest.approx(icl_score(per_position))
-    alphabet = _common_bytes(torch.from_numpy(make_corpus(EASY_ZIPF).train_tokens))
+    assert result.val_probes["icl_score"][-1] == pytest.approx(icl_score(per_position))
+    corpus = make_corpus(EASY_ZIPF)
+    alphabet = common_bytes(corpus.train_tokens)
     assert len(alphabet) == 32 and b"\n" not in alphabet
     best_head = float(prefix_matching_scores(model, length=24, alphabet=alphabet).max())
-    assert result.val_prefix_matching[-1] == pytest.approx(best_head)
-    assert all(0 <= score <= 1 for score in result.val_prefix_matching + result.val_induction_mass)
+    assert result.val_probes["prefix_matching"][-1] == pytest.approx(best_head)
+    n_ctx = result.config.model.n_ctx  # the first evaluation window: at the first validation document
+    window = corpus.val_tokens[corpus.val_document_starts[0] : corpus.val_document_starts[0] + n_ctx]
+    assert result.val_probes["induction_mass"][-1] == pytest.approx(float(induction_mass_scores(model, window).max()))
+    assert all(0 <= score <= 1 for score in result.val_probes["prefix_matching"] + result.val_probes["induction_mass"])
     assert result.probes == {}
-
-
-def test_records_made_before_the_induction_fields_existed_still_load(learned):
-    result, _ = learned
-    new_fields = ("val_icl_score_nats", "val_prefix_matching", "val_induction_mass", "probes")
-    old = {k: v for k, v in result.to_dict().items() if k not in new_fields}
-    again = RunResult.from_dict(json.loads(json.dumps(old)))
-    assert again.val_icl_score_nats == again.val_prefix_matching == again.val_induction_mass == [] and again.probes == {}
 
 
 def test_the_induction_probe_records_the_best_heads_pattern_and_skips_an_lstm():
     config = dataclasses.replace(TINY, probes=["induction"])
     record = train(config).probes["induction"]
+    assert set(record) == {"tokens", "induction_mass", "previous_token", "best_layer", "best_head", "pattern"}
     assert len(record["tokens"]) == 32 and np.array(record["pattern"]).shape == (32, 32)
     assert np.array(record["induction_mass"]).shape == np.array(record["previous_token"]).shape == (1, 2)
     lstm = dataclasses.replace(config, model=LSTMConfig(n_layer=1, d_model=16, n_ctx=32))
@@ -113,8 +105,9 @@ def test_the_skills_probe_scores_held_out_sums_and_every_fact():
     config = dataclasses.replace(TINY, model=GPTConfig(n_layer=1, n_head=2, d_model=16, n_ctx=48), corpus=corpus,
                                  probes=["skills"], tokens=48 * 8 * 4)
     probes = train(config).probes
-    assert set(probes["addition"]) == {"exact_match", "digit_accuracy", "answer_loss_nats"}
-    assert len(probes["facts"]["exact_match_by_rank"]) == 20
+    assert set(probes) == {"skills"} and set(probes["skills"]) == {"addition", "facts"}
+    assert set(probes["skills"]["addition"]) == {"exact_match", "digit_accuracy", "answer_loss_nats"}
+    assert len(probes["skills"]["facts"]["exact_match_by_rank"]) == 20
 
 
 def test_the_few_shot_probe_records_a_table_in_the_result():
@@ -128,25 +121,6 @@ def test_the_few_shot_probe_records_a_table_in_the_result():
         assert all(len(acc) == 6 and all(0 <= a <= 1 for a in acc) for acc in by_description.values())
 
 
-def test_identity_holds_only_fields_that_differ_from_their_defaults():
-    identity = TINY.identity()
-    assert "device" not in identity and "warmup_fraction" not in identity and "n_states" not in identity["corpus"]
-    assert identity["tokens"] == TINY.tokens and identity["model"]["arch"] == "gpt"
-    assert TrainConfig(tokens=1000).identity() == {"tokens": 1000, "model": {"arch": "gpt"}, "corpus": {}}
-    assert TrainConfig(tokens=1000, seed=0).config_hash() == TrainConfig(tokens=1000).config_hash()
-
-
-def test_config_round_trips_and_hashes_stably():
-    again = TrainConfig.from_dict(json.loads(json.dumps(TINY.to_dict())))
-    assert again == TINY and again.config_hash() == TINY.config_hash()
-    assert len(TINY.config_hash()) == 64
-    assert dataclasses.replace(TINY, seed=1).config_hash() != TINY.config_hash()
-    assert dataclasses.replace(TINY, device="auto").config_hash() == dataclasses.replace(TINY, device="cpu").config_hash()
-    lstm = dataclasses.replace(TINY, model=LSTMConfig(d_model=16, n_ctx=32), tokens=None, flops=1e9)
-    assert lstm.config_hash() != TINY.config_hash()
-    assert TrainConfig.from_dict(json.loads(json.dumps(lstm.to_dict()))) == lstm
-
-
 def test_seeded_rerun_gives_identical_losses():
     first, second = train(TINY), train(TINY)
     assert first.train_loss_nats == second.train_loss_nats
@@ -158,7 +132,9 @@ def test_seeded_rerun_gives_identical_losses():
 
 def test_flops_budget_becomes_tokens():
     flops_per_token = GPT(TINY_MODEL).flops_per_token()
-    result = train(dataclasses.replace(TINY, tokens=None, flops=float(flops_per_token * 8 * 32 * 3)))
+    config = dataclasses.replace(TINY, tokens=None, flops=float(flops_per_token * 8 * 32 * 3))
+    assert budget_tokens(config, flops_per_token) == 8 * 32 * 3 and budget_tokens(TINY, flops_per_token) == TINY.tokens
+    result = train(config)
     assert result.steps == 3 and result.flops == 3 * 8 * 32 * flops_per_token
 
 
@@ -186,19 +162,12 @@ def test_repeated_data_runs_see_exactly_d_over_k_unique_tokens_k_times(epochs, m
         unique_tokens_for_epochs(budget, 7)
 
 
-def test_lstm_trains_through_the_same_interface():
+def test_lstm_trains_through_the_same_interface_without_attention_probes():
     result = train(dataclasses.replace(TINY, model=LSTMConfig(n_layer=1, d_model=32, n_ctx=32)))
     assert result.flops_per_token == 6 * result.n_params
-    assert len(result.val_icl_score_nats) == 2 and result.val_prefix_matching == []
+    # An LSTM has no attention heads: it gets an in-context learning score but no prefix-matching series.
+    assert set(result.val_probes) == {"icl_score"} and len(result.val_probes["icl_score"]) == 2
     assert len(result.val_loss_per_position_nats) == 32
-
-
-def test_sample_is_seeded_and_continues_the_prompt(learned):
-    _, model = learned
-    text = sample(model, "ab", 40, temperature=1.0, seed=5)
-    assert text.startswith("ab") and text == sample(model, b"ab", 40, seed=5)
-    greedy = sample(model, "", 60, temperature=0)
-    assert greedy == sample(model, "", 60, temperature=0, seed=9)
 
 
 def test_bf16_precision_runs_on_request():
@@ -221,39 +190,6 @@ def test_compile_falls_back_to_eager_when_it_fails(monkeypatch):
     assert result.train_loss_nats == train(TINY).train_loss_nats
 
 
-@pytest.mark.parametrize(
-    ("fields", "name"),
-    [
-        ({"tokens": None}, "budget"),
-        ({"flops": 1e9}, "budget"),
-        ({"tokens": 0}, "tokens"),
-        ({"tokens": None, "flops": 0.0}, "flops"),
-        ({"unique_tokens": 0}, "unique_tokens"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"lr": 0.0}, "lr"),
-        ({"warmup_fraction": 1.0}, "warmup_fraction"),
-        ({"min_lr_fraction": 2.0}, "min_lr_fraction"),
-        ({"weight_decay": -1.0}, "weight_decay"),
-        ({"grad_clip": -1.0}, "grad_clip"),
-        ({"seed": -1}, "seed"),
-        ({"n_evals": 0}, "n_evals"),
-        ({"eval_tokens": 0}, "eval_tokens"),
-        ({"device": "tpu"}, "device"),
-        ({"compile": "yes"}, "compile"),
-        ({"precision": "fp16"}, "precision"),
-        ({"model": {"n_layer": 1}}, "model"),
-        ({"corpus": "zipf"}, "corpus"),
-        ({"probes": ["attention"]}, "probes"),
-        ({"probes": "few_shot"}, "probes"),
-        ({"probes": ["skills"]}, "probes"),
-    ],
-)
-
-def test_train_config_rejects_bad_fields(fields, name):
-    with pytest.raises(ValueError, match=name):
-        dataclasses.replace(TINY, **fields)
-
-
 def test_train_rejects_budgets_and_corpora_too_small():
     with pytest.raises(ValueError, match="budget"):
         train(dataclasses.replace(TINY, tokens=8 * 32 - 1))
@@ -262,6 +198,17 @@ def test_train_rejects_budgets_and_corpora_too_small():
         train(dataclasses.replace(TINY, corpus=tiny_corpus, model=GPTConfig(n_layer=1, d_model=32, n_ctx=64)))
     with pytest.raises(ValueError, match="peak_flops_per_second"):
         train(TINY, peak_flops_per_second=0.0)
+    with pytest.raises(ValueError, match="^config must be a TrainConfig"):
+        train(TINY.to_dict())
+
+
+def test_train_names_a_missing_file_of_its_corpus_before_it_starts(tmp_path, monkeypatch):
+    import scalinglab.train as engine
+
+    monkeypatch.setattr(engine, "build_model", lambda config: pytest.fail("a model was built"))
+    corpus = CorpusConfig(kind="files", paths=[str(tmp_path / "missing.txt")])
+    with pytest.raises(ValueError, match=r"^paths: '.*missing\.txt' is not a file$"):
+        train(dataclasses.replace(TINY, corpus=corpus))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -270,22 +217,22 @@ def test_asking_for_cuda_without_it_says_so():
         train(dataclasses.replace(TINY, device="cuda"))
 
 
-def test_sample_rejects_bad_input(learned):
-    _, model = learned
-    with pytest.raises(ValueError, match="n_tokens"):
-        sample(model, "a", 0)
-    with pytest.raises(ValueError, match="temperature"):
-        sample(model, "a", 5, temperature=-1.0)
-
-
-@pytest.mark.parametrize("spacing", ["log", "linear"])
-def test_checkpoint_steps_end_at_the_last_step_and_are_distinct(spacing):
+@pytest.mark.parametrize(
+    ("spacing", "expected"), [("log", [1, 10, 100, 1000, 10_000]), ("linear", [2000, 4000, 6000, 8000, 10_000])]
+)
+def test_evaluation_steps_end_at_the_last_step_are_distinct_and_spaced_as_asked(spacing, expected):
     for steps, n_points in [(1, 5), (7, 16), (2000, 16), (2000, 256)]:
-        points = checkpoint_steps(steps, n_points, spacing)
+        points = evaluation_steps(steps, n_points, spacing)
         assert points[-1] == steps and points[0] >= 1
         assert len(points) <= n_points and np.all(np.diff(points) > 0)
-    log = checkpoint_steps(10_000, 5, "log")
-    assert log.tolist() == [1, 10, 100, 1000, 10_000] or spacing == "linear"
+    assert evaluation_steps(10_000, 5, spacing).tolist() == expected
+    gaps = np.diff(evaluation_steps(1000, 10, spacing))
+    if spacing == "linear":
+        assert evaluation_steps(1000, 10, spacing)[0] == 100 and np.all(gaps == 100)  # evenly in steps
+    else:
+        assert np.all(np.diff(gaps) >= 0) and gaps[-1] > 10 * gaps[0]  # evenly in log(steps): ever wider
+    with pytest.raises(ValueError, match="^spacing"):
+        evaluation_steps(10, 2, "cubic")
 
 
 def test_training_curve_is_averaged_into_blocks():
@@ -293,6 +240,7 @@ def test_training_curve_is_averaged_into_blocks():
     assert len(result.train_loss_nats) == len(result.train_tokens) <= TRAIN_CURVE_POINTS
     assert result.train_tokens[-1] == result.tokens
     assert len(result.val_tokens) == 2 and result.val_tokens[-1] == result.tokens
+    assert result.val_tokens == [3 * 8 * 32, 6 * 8 * 32]  # linear: after steps 3 and 6 of 6
 
 
 def test_a_4_layer_d256_ctx256_model_trains_in_under_2_gb(tmp_path):
@@ -302,9 +250,9 @@ def test_a_4_layer_d256_ctx256_model_trains_in_under_2_gb(tmp_path):
 
     script = (
         "import resource\n"
-        "from scalinglab.data import CorpusConfig\n"
-        "from scalinglab.model import GPTConfig\n"
-        "from scalinglab.train import TrainConfig, train\n"
+        "from scalinglab.corpora import CorpusConfig\n"
+        "from scalinglab.runs import GPTConfig, TrainConfig\n"
+        "from scalinglab.train import train\n"
         "train(TrainConfig(model=GPTConfig(n_layer=4, n_head=4, d_model=256, n_ctx=256),\n"
         "                  corpus=CorpusConfig(kind='zipf', n_tokens=200_000), tokens=3 * 16 * 256,\n"
         "                  batch_size=16, n_evals=1, eval_tokens=4096, device='cpu'))\n"

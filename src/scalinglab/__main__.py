@@ -8,7 +8,8 @@ import sys
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
 
-from .sweep import InProcessExecutor, die_with_parent, load_grid, load_table, run_sweep
+from .results import load_table
+from .sweep import InProcessExecutor, die_with_parent, load_grid, run_sweep
 
 DESCRIPTION = """\
 scalinglab: run and inspect sweeps of training runs.

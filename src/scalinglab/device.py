@@ -1,4 +1,4 @@
-"""Choosing a device, and measuring its peak matmul throughput (the denominator of MFU)."""
+"""Choosing a device, mixed precision on it, and measuring its peak matmul throughput (the denominator of MFU)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import time
 import torch
 
 from ._checks import one_of, positive_int
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .runs import DEVICES
 
 
 def _mps_available() -> bool:
@@ -38,6 +37,11 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
     elif device == "mps":
         torch.mps.synchronize()
+
+
+def autocast(device: str, bf16: bool) -> torch.autocast:
+    """bf16 autocast on ``device`` when ``bf16``; a disabled context otherwise."""
+    return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16)
 
 
 def measure_matmul_flops_per_second(

@@ -17,6 +17,8 @@ arguments, so that a notebook can show them as named variables and change them:
   ``bandwidth / weight bytes`` and ``FLOP/s / 2N``: a roofline estimate.
 * **Repeated data.** ``U`` unique tokens seen for ``R = epochs - 1`` extra epochs are
   worth ``D' = U + U R* (1 - exp(-R / R*))`` fresh tokens (Muennighoff et al., 2023).
+  The law of loss against epochs built on it is fitted by
+  :func:`scalinglab.fit.fit_data_constrained`.
 
 Units: FLOPs, tokens, parameters (counts), bytes, bytes/s, FLOP/s, years (calendar
 years, fractional allowed), and OOMs (base-10 logarithms of factors). Growth rates are
@@ -45,29 +47,26 @@ Sources named below:
 - Aschenbrenner (2024), "Situational Awareness: The Decade Ahead" ("unhobbling").
 - Muennighoff et al. (2023), "Scaling Data-Constrained Language Models",
   arXiv:2305.16264: effective data under repetition, fitted R*_D = 15.4.
-- Raspberry Pi 5 product brief (Raspberry Pi Ltd, 2023); Arm Cortex-A76 Software
-  Optimization Guide; NVIDIA H100 Tensor Core GPU datasheet (2022).
+- The devices of the inference calculators (:data:`scalinglab.fermi.RASPBERRY_PI_5`,
+  :data:`scalinglab.fermi.H100_SXM`) are in the hardware table of
+  :mod:`scalinglab.fermi`, with their sources.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import least_squares
 
 from . import fermi
 from ._checks import (
-    enough_points,
     non_negative_float,
     one_of,
     positive_array,
     positive_float,
     positive_int,
-    same_length,
 )
 
 #: Tokens per parameter of a compute-optimal model: Chinchilla's 1.4e12 tokens over
@@ -314,12 +313,9 @@ def effective_compute_ooms(
 SUPPORTED_BITS = (16, 8, 4)
 
 
-def weight_memory_bytes(n_params: float, bits: int) -> float:
-    """Bytes of the weights at ``bits`` bits each: ``N * bits / 8`` (:func:`scalinglab.fermi.weights_memory_bytes`).
-
-    Only :data:`SUPPORTED_BITS` are accepted. Example: 13e9 parameters at 4 bits are 6.5e9
-    bytes. Quantization scales and zero points (a few % at 4 bits) are left out.
-    """
+def _weight_bytes(n_params: float, bits: int) -> float:
+    """:func:`scalinglab.fermi.weights_memory_bytes`, ``N * bits / 8`` bytes, for ``bits`` in
+    :data:`SUPPORTED_BITS` only (else ``ValueError`` naming ``bits``)."""
     one_of("bits", bits, SUPPORTED_BITS)  # type: ignore[arg-type]
     return fermi.weights_memory_bytes(n_params, bits)
 
@@ -333,7 +329,7 @@ def memory_bound_tokens_per_second(
     cache and activations are left out, so this is an upper bound.
     """
     bandwidth = positive_float("memory_bandwidth_bytes_per_second", memory_bandwidth_bytes_per_second)
-    return bandwidth / weight_memory_bytes(n_params, bits)
+    return bandwidth / _weight_bytes(n_params, bits)
 
 
 def compute_bound_tokens_per_second(n_params: float, flops_per_second: float) -> float:
@@ -373,50 +369,21 @@ def scale_measured_tokens_per_second(
     return measured * measured_n_params / positive_float("target_n_params", target_n_params)
 
 
-@dataclass(frozen=True)
-class Device:
-    """A machine for inference: memory (bytes), memory bandwidth (bytes/s), peak FLOP/s, and the source."""
+def fits_in_memory(n_params: float, bits: int, device: fermi.Device) -> bool:
+    """True if the weights alone, ``N bits / 8`` bytes, fit in ``device.memory_bytes``.
 
-    name: str
-    memory_bytes: float
-    memory_bandwidth_bytes_per_second: float
-    flops_per_second: float
-    source: str
+    ``device`` is a :class:`scalinglab.fermi.Device` with its memory recorded, such as
+    :data:`scalinglab.fermi.RASPBERRY_PI_5` or :data:`scalinglab.fermi.H100_SXM`. The
+    operating system, the KV cache and activations need memory too, so a model that only
+    just fits does not run.
 
-
-#: Raspberry Pi 5, 8 GB. Bandwidth: LPDDR4X-4267 on a 32-bit bus, 4267e6 transfers/s x 4
-#: bytes = 1.7068e10 bytes/s, theoretical (sustained is lower). FLOP/s, an estimate: four
-#: Cortex-A76 cores at 2.4 GHz, each with two 128-bit NEON FMA pipes (4 fp32 lanes x 2
-#: FLOPs per FMA x 2 pipes = 16 FLOPs a cycle): 4 x 2.4e9 x 16 = 1.536e11 fp32 FLOP/s peak.
-RASPBERRY_PI_5 = Device(
-    "Raspberry Pi 5 (8 GB)",
-    8 * 2**30,
-    4267e6 * 4,
-    4 * 2.4e9 * 16,
-    "Raspberry Pi 5 product brief (2023): 4 or 8 GB LPDDR4X-4267 SDRAM (32-bit bus), "
-    "quad-core Cortex-A76 at 2.4 GHz. Bandwidth 4267 MT/s x 4 bytes, theoretical. "
-    "FLOP/s an estimate: 4 cores x 2.4 GHz x 16 fp32 FLOPs a cycle (two 128-bit FMA "
-    "pipes, Arm Cortex-A76 Software Optimization Guide), a peak no program sustains",
-)
-
-#: NVIDIA H100 SXM: 80 GB of HBM3 at 3.35 TB/s, 989 TFLOP/s dense bf16 (for contrast).
-H100_SXM = Device(
-    "NVIDIA H100 SXM",
-    80 * 2**30,
-    3.35e12,
-    fermi.ACCELERATORS["H100 SXM bf16"].peak_flops_per_s,
-    "NVIDIA H100 Tensor Core GPU datasheet (2022), SXM5: 80 GB HBM3, 3.35 TB/s, "
-    "989 TFLOP/s dense bf16",
-)
-
-
-def fits_in_memory(n_params: float, bits: int, device: Device) -> bool:
-    """True if the weights alone (``N bits / 8`` bytes) fit in ``device.memory_bytes``.
-
-    The operating system, the KV cache and activations need memory too, so a model that
-    only just fits does not run.
+    Raises:
+        ValueError: ``bits`` not in :data:`SUPPORTED_BITS`, ``n_params`` not positive, or
+            ``device.memory_bytes`` not recorded (``None``).
     """
-    return weight_memory_bytes(n_params, bits) <= device.memory_bytes
+    if device.memory_bytes is None:
+        raise ValueError(f"device.memory_bytes must be recorded, got None for {device.name!r}")
+    return _weight_bytes(n_params, bits) <= device.memory_bytes
 
 
 # --- repeated data (Muennighoff et al., 2023) -----------------------------------------
@@ -454,115 +421,3 @@ def effective_data(unique_tokens: ArrayLike, epochs: ArrayLike, *, r_star: float
     repetitions = _at_least_one("epochs", epochs) - 1.0
     r_star = positive_float("r_star", r_star)
     return unique_tokens * (1.0 + r_star * -np.expm1(-repetitions / r_star))
-
-
-@dataclass(frozen=True)
-class DataConstrainedFit:
-    """A fitted loss against epochs at a fixed budget, ``L(k) = E + (D0 / D'(k))^beta``.
-
-    ``D'(k) = effective_data(tokens / k, k, r_star=r_star)``: ``k`` epochs over
-    ``tokens / k`` unique tokens. ``E`` is in the units of the losses (nats/token), ``D0``
-    in tokens, ``beta`` and ``r_star`` are pure numbers.
-
-    Attributes:
-        E, D0, beta, r_star: the fitted parameters.
-        tokens: the fixed training budget the fit holds for.
-        converged: whether scipy's least_squares met a stopping rule.
-        loss: half the sum of squared log residuals at the optimum.
-    """
-
-    E: float
-    D0: float
-    beta: float
-    r_star: float
-    tokens: float
-    converged: bool
-    loss: float
-
-    def predict(self, epochs: ArrayLike) -> float | np.ndarray:
-        """Loss after ``epochs`` (>= 1) epochs over ``tokens / epochs`` unique tokens."""
-        epochs = _at_least_one("epochs", epochs)
-        return self.E + (self.D0 / effective_data(self.tokens / epochs, epochs, r_star=self.r_star)) ** self.beta
-
-
-#: Bounds on R* in the fit (Muennighoff et al. fit 15.4).
-_R_STAR_BOUNDS = (0.1, 1e3)
-#: least_squares' tolerances on the cost, the step and the gradient: far below scipy's
-#: defaults (1e-8), which stop these small, ill-conditioned fits early.
-_TOL = 1e-14
-#: Residual evaluations at most, per start.
-_MAX_NFEV = 2000
-
-
-def _data_constrained_starts(epochs: np.ndarray, losses: np.ndarray, tokens: float) -> list[np.ndarray]:
-    """30 starts (log E, log D0, beta, log R*): R* in {1, 5, 20, 100, 500}, beta in {0.1, 0.3, 1},
-    E at 0.5 and 0.9 of the smallest loss, and D0 putting the curve through the point of fewest epochs."""
-    first = int(np.argmin(epochs))
-    starts = []
-    for r_star in (1.0, 5.0, 20.0, 100.0, 500.0):
-        log_d_first = math.log(float(effective_data(tokens / epochs[first], epochs[first], r_star=r_star)))
-        for beta in (0.1, 0.3, 1.0):
-            for share in (0.5, 0.9):
-                e = share * losses.min()
-                log_d0 = log_d_first + math.log(losses[first] - e) / beta
-                starts.append(np.array([math.log(e), log_d0, beta, math.log(r_star)]))
-    return starts
-
-
-def _log_loss(theta: np.ndarray, tokens: float, epochs: np.ndarray) -> np.ndarray:
-    """log L(k) for theta = (log E, log D0, beta, log R*): log(E + exp(beta (log D0 - log D')))."""
-    log_e, log_d0, beta, log_r_star = theta
-    log_d = np.log(effective_data(tokens / epochs, epochs, r_star=math.exp(log_r_star)))
-    return np.logaddexp(log_e, beta * (log_d0 - log_d))
-
-
-def fit_data_constrained(epochs: ArrayLike, losses: ArrayLike, *, tokens: float) -> DataConstrainedFit:
-    """Fit ``L(k) = E + (D0 / D'(k))^beta`` to losses of one model trained on ``tokens`` tokens for ``k`` epochs.
-
-    ``D'(k) = effective_data(tokens / k, k, r_star=R*)``, with ``E``, ``D0``, ``beta``
-    and ``R*`` free. Minimises the squared log residuals ``log L_fit(k) - log L(k)`` with
-    scipy's least_squares (trust-region reflective) over ``(log E, log D0, beta, log R*)``,
-    with ``E`` below the smallest loss, ``beta`` in (0, 5] and ``R*`` in [0.1, 1000], from
-    a grid of 30 starts (R* in {1, 5, 20, 100, 500}, beta in {0.1, 0.3, 1}, E at 0.5 and
-    0.9 of the smallest loss, D0 through the first point); the best result is kept.
-
-    Four parameters need at least four points. ``R*`` is only pinned down when the
-    largest ``k`` reaches a sizeable fraction of it: the curve bends at ``k - 1 ~ R*``.
-
-    Raises:
-        ValueError: epochs below 1, losses not positive, different lengths, fewer than 4
-            points, or ``tokens`` not positive.
-    """
-    epochs = np.atleast_1d(_at_least_one("epochs", epochs)).astype(float)
-    losses = positive_array("losses", losses).reshape(-1)
-    tokens = positive_float("tokens", tokens)
-    same_length(epochs=epochs, losses=losses)
-    enough_points(epochs.size, 4)
-    log_losses = np.log(losses)
-    log_e_max = math.log(losses.min())
-    lower = np.array([-np.inf, -np.inf, 1e-6, math.log(_R_STAR_BOUNDS[0])])
-    upper = np.array([log_e_max, np.inf, 5.0, math.log(_R_STAR_BOUNDS[1])])
-
-    def residuals(theta: np.ndarray) -> np.ndarray:
-        return _log_loss(theta, tokens, epochs) - log_losses
-
-    results = [
-        least_squares(
-            residuals, start, bounds=(lower, upper), method="trf",
-            x_scale="jac", xtol=_TOL, ftol=_TOL, gtol=_TOL, max_nfev=_MAX_NFEV,
-        )
-        for start in _data_constrained_starts(epochs, losses, tokens)
-    ]
-    best = min(results, key=lambda result: result.cost)
-    converged = bool(best.success)
-    if not converged:
-        warnings.warn(
-            f"fit_data_constrained did not converge in {_MAX_NFEV} evaluations: the parameters "
-            "are the last iterate, not an optimum (check the data)",
-            RuntimeWarning, stacklevel=2,
-        )
-    log_e, log_d0, beta, log_r_star = best.x
-    return DataConstrainedFit(
-        E=math.exp(log_e), D0=math.exp(log_d0), beta=float(beta), r_star=math.exp(log_r_star),
-        tokens=tokens, converged=converged, loss=float(best.cost),
-    )

@@ -14,129 +14,31 @@ LayerNorms, is **non-embedding**. For the transformer with biases::
 
 (per block: attention ``4d^2 + 4d``, MLP ``8d^2 + 5d``, two LayerNorms ``4d``; plus the
 final LayerNorm ``2d``).
+
+The configs (:class:`~scalinglab.runs.GPTConfig`, :class:`~scalinglab.runs.LSTMConfig`)
+live in :mod:`scalinglab.runs`, which needs no torch; they are importable from here too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import positive_int
+from .runs import MODEL_CONFIGS, GPTConfig, LSTMConfig, ModelConfig
+
+__all__ = ["GPT", "LSTM", "MODELS", "GPTConfig", "LSTMConfig", "ModelConfig", "build_model"]
 
 REDUCTIONS = ("mean", "none")
 
 
-def _check_dropout(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"dropout must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class GPTConfig:
-    """Shape of a :class:`GPT`. Frozen, hashable; ``to_dict`` gives plain JSON.
-
-    Attributes:
-        n_layer: transformer blocks.
-        n_head: attention heads; must divide ``d_model``.
-        d_model: width of the residual stream.
-        n_ctx: context length in tokens (the size of the position embedding).
-        vocab_size: tokens in the vocabulary (256 for bytes).
-        dropout: dropout probability (0 for the scaling experiments).
-        tied_embeddings: the output head reuses the token embedding matrix.
-        bias: Linear layers and LayerNorms have biases.
-    """
-
-    n_layer: int = 2
-    n_head: int = 4
-    d_model: int = 128
-    n_ctx: int = 128
-    vocab_size: int = 256
-    dropout: float = 0.0
-    tied_embeddings: bool = True
-    bias: bool = True
-
-    arch = "gpt"
-
-    def __post_init__(self) -> None:
-        for name in ("n_layer", "n_head", "d_model", "n_ctx", "vocab_size"):
-            positive_int(name, getattr(self, name))
-        if self.d_model % self.n_head:
-            raise ValueError(f"d_model must be divisible by n_head, got d_model={self.d_model}, n_head={self.n_head}")
-        _check_dropout(self.dropout)
-        _check_bool("tied_embeddings", self.tied_embeddings)
-        _check_bool("bias", self.bias)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, with ``"arch": "gpt"`` so :func:`model_config_from_dict` can rebuild it."""
-        return {"arch": self.arch, **dataclasses.asdict(self)}
-
-
-@dataclass(frozen=True)
-class LSTMConfig:
-    """Shape of an :class:`LSTM` baseline. Frozen, hashable; ``to_dict`` gives plain JSON.
-
-    Attributes:
-        n_layer: stacked LSTM layers.
-        d_model: hidden and embedding width.
-        n_ctx: training context length in tokens (the LSTM itself has no limit).
-        vocab_size: tokens in the vocabulary.
-        dropout: dropout between layers and before the head.
-        tied_embeddings: the output head reuses the token embedding matrix.
-    """
-
-    n_layer: int = 2
-    d_model: int = 128
-    n_ctx: int = 128
-    vocab_size: int = 256
-    dropout: float = 0.0
-    tied_embeddings: bool = True
-
-    arch = "lstm"
-
-    def __post_init__(self) -> None:
-        for name in ("n_layer", "d_model", "n_ctx", "vocab_size"):
-            positive_int(name, getattr(self, name))
-        _check_dropout(self.dropout)
-        _check_bool("tied_embeddings", self.tied_embeddings)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, with ``"arch": "lstm"``."""
-        return {"arch": self.arch, **dataclasses.asdict(self)}
-
-
-ModelConfig = GPTConfig | LSTMConfig
-
-
-def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
-    """Rebuild a :class:`GPTConfig` or :class:`LSTMConfig` from its ``to_dict`` form."""
-    data = dict(data)
-    arch = data.pop("arch", "gpt")
-    classes = {"gpt": GPTConfig, "lstm": LSTMConfig}
-    if arch not in classes:
-        raise ValueError(f"arch must be one of 'gpt', 'lstm', got {arch!r}")
-    return classes[arch](**data)
-
-
 def build_model(config: ModelConfig) -> GPT | LSTM:
     """The model that ``config`` describes, freshly initialised (seed torch first)."""
-    if isinstance(config, GPTConfig):
-        return GPT(config)
-    if isinstance(config, LSTMConfig):
-        return LSTM(config)
-    raise ValueError(f"config must be a GPTConfig or LSTMConfig, got {type(config).__name__}")
+    if not isinstance(config, tuple(MODEL_CONFIGS.values())):
+        raise ValueError(f"config must be a GPTConfig or LSTMConfig, got {type(config).__name__}")
+    return MODELS[config.arch](config)
 
 
 class _LanguageModel(nn.Module):
@@ -184,12 +86,19 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The attention's output; when a list ``weights`` is given, each head's attention
+        pattern (batch, n_head, T, T) is appended to it: the causal
+        ``softmax(q k^T / sqrt(d_head))`` that the output was computed with."""
         batch, time, width = x.shape
         q, k, v = self.qkv(x).split(width, dim=2)
         q, k, v = (t.view(batch, time, self.n_head, width // self.n_head).transpose(1, 2) for t in (q, k, v))
         dropout = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        if weights is not None:
+            scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(width // self.n_head)
+            future = torch.ones(time, time, dtype=torch.bool, device=x.device).triu(diagonal=1)
+            weights.append(scores.masked_fill(future, float("-inf")).softmax(dim=-1))
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(batch, time, width)))
 
 
@@ -216,8 +125,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.d_model, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
+    def forward(self, x: torch.Tensor, weights: list[torch.Tensor] | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), weights)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -265,14 +174,30 @@ class GPT(_LanguageModel):
         ``reduction="mean"`` gives the mean loss over all positions, ``"none"`` the loss
         at each position (batch, time). Without targets the loss is ``None``.
         """
+        return self._loss(self.head(self.ln_f(self._residual_stream(idx))), targets, reduction)
+
+    @torch.no_grad()
+    def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
+        """Every head's attention pattern on ``idx`` (batch, T): (n_layer, batch, n_head, T, T).
+
+        Entry [l, b, h, i, j] is the weight that head h of block l puts on position j
+        when computing position i: ``softmax_j(q_i . k_j / sqrt(d_head))`` over j <= i
+        (zero for j > i), in float32. Computed in a forward pass in the model's current
+        mode (call ``eval()`` first for the patterns without dropout).
+        """
+        weights: list[torch.Tensor] = []
+        self._residual_stream(idx, weights)
+        return torch.stack(weights)
+
+    def _residual_stream(self, idx: torch.Tensor, weights: list[torch.Tensor] | None = None) -> torch.Tensor:
         self._check_idx(idx)
         if idx.shape[1] > self.config.n_ctx:
             raise ValueError(f"idx has {idx.shape[1]} positions, more than n_ctx={self.config.n_ctx}")
         positions = torch.arange(idx.shape[1], device=idx.device)
         x = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))
         for block in self.blocks:
-            x = block(x)
-        return self._loss(self.head(self.ln_f(x)), targets, reduction)
+            x = block(x, weights)
+        return x
 
     def flops_per_token(self) -> int:
         """Training FLOPs per token, Kaplan et al. (2020) Table 1 convention.
@@ -324,3 +249,7 @@ class LSTM(_LanguageModel):
     def flops_per_token(self) -> int:
         """Training FLOPs per token: ``6 N`` (N non-embedding), as for a dense network."""
         return 6 * self.n_params(embedding=False)
+
+
+MODELS: dict[str, type[GPT] | type[LSTM]] = {"gpt": GPT, "lstm": LSTM}
+"""Architecture name -> its module class (the names of :data:`scalinglab.runs.MODEL_CONFIGS`)."""

@@ -21,7 +21,6 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,6 @@ FORMAT_VERSION = 1
 
 class StoreError(ValueError):
     """A directory that is not a store, or a record that cannot be read."""
-
-
-@dataclass(frozen=True)
-class LoadError:
-    """A record that could not be loaded: which file, and why."""
-
-    path: Path
-    reason: str
 
 
 class ResultsStore:
@@ -93,23 +84,22 @@ class ResultsStore:
         """The record of ``run_id``; ``StoreError`` naming the file when it is missing or corrupt."""
         return _read_record(self.record_path(run_id))
 
-    def load(self) -> tuple[list[dict[str, Any]], list[LoadError]]:
-        """All readable records (sorted by run id) and the files that could not be read.
+    def load(self) -> list[dict[str, Any]]:
+        """All readable records, sorted by run id.
 
-        A corrupt record does not stop the others from loading: it is returned in the
-        second list and reported with a warning naming the file.
+        A corrupt record does not stop the others from loading: it is left out with a
+        warning naming the file.
         """
-        records, errors = [], []
+        records = []
         for path in sorted((self.path / RUNS_DIR).glob("*.json")):
             try:
                 records.append(_read_record(path))
             except StoreError as error:
-                errors.append(LoadError(path, str(error)))
                 warnings.warn(str(error), stacklevel=2)
-        return records, errors
+        return records
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.load()[0])
+        return iter(self.load())
 
     def __len__(self) -> int:
         return len(self.run_ids())

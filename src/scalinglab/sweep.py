@@ -45,14 +45,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from . import __version__
-from .data import CorpusConfig
-from .model import GPTConfig, LSTMConfig
+from .corpora import CorpusConfig, check_available
+from .probes import check_probes
+from .runs import MODEL_CONFIGS, RunResult, TrainConfig, run_record
 from .store import ResultsStore
-from .train import RunResult, TrainConfig, train
+from .train import train
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,10 +60,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 GRID_SECTIONS = ("base", "axes")
-_MODEL_FIELDS = {
-    "gpt": {f.name for f in dataclasses.fields(GPTConfig)},
-    "lstm": {f.name for f in dataclasses.fields(LSTMConfig)},
-}
 _SUB_TABLES = {"model", "corpus", "pretrain_corpus"}
 
 
@@ -135,40 +131,41 @@ def _apply(settings: dict[str, Any], key: str, value: Any, source: str) -> None:
 
 
 def _build(settings: dict[str, Any], source: str) -> TrainConfig:
-    """A validated TrainConfig from plain settings; unknown keys are named."""
-    _check_keys(settings, {f.name for f in dataclasses.fields(TrainConfig)}, "", source)
-    model = dict(settings.get("model", {}))
-    arch = model.get("arch", "gpt")
-    if arch not in _MODEL_FIELDS:
-        raise ValueError(f"{source}: model.arch must be one of 'gpt', 'lstm', got {arch!r}")
-    _check_keys(model, _MODEL_FIELDS[arch] | {"arch"}, "model.", source)
-    corpora = {
-        key: _corpus_settings(settings[key], f"{key}.", source) for key in ("corpus", "pretrain_corpus") if key in settings
-    }
-    model_class = GPTConfig if arch == "gpt" else LSTMConfig
+    """A validated TrainConfig from plain settings, its probes checked; unknown keys are named."""
+    allowed = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key in settings:
+        if key not in allowed:
+            raise ValueError(f"{source}: unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
     try:
-        return TrainConfig(
+        model = dict(settings.get("model", {}))
+        arch = model.pop("arch", "gpt")
+        if arch not in MODEL_CONFIGS:
+            raise ValueError(f"model.arch must be one of {', '.join(map(repr, MODEL_CONFIGS))}, got {arch!r}")
+        _check_keys(model, {f.name for f in dataclasses.fields(MODEL_CONFIGS[arch])}, "model.")
+        corpora = {key: _corpus(settings[key], key) for key in ("corpus", "pretrain_corpus") if settings.get(key) is not None}
+        config = TrainConfig(
             **{k: v for k, v in settings.items() if k not in _SUB_TABLES},
-            model=model_class(**{k: v for k, v in model.items() if k != "arch"}),
-            **{key: CorpusConfig(**table) for key, table in corpora.items()},
+            model=MODEL_CONFIGS[arch](**model),
+            **corpora,
         )
+        check_probes(config)
     except ValueError as error:
         raise ValueError(f"{source}: {error}") from error
+    return config
 
 
-def _corpus_settings(table: dict[str, Any], prefix: str, source: str) -> dict[str, Any]:
-    """A corpus sub-table's settings, keys checked, ``paths`` as a tuple."""
-    corpus = dict(table)
-    _check_keys(corpus, {f.name for f in dataclasses.fields(CorpusConfig)}, prefix, source)
-    if isinstance(corpus.get("paths"), list):
-        corpus["paths"] = tuple(corpus["paths"])
-    return corpus
+def _corpus(table: dict[str, Any], key: str) -> CorpusConfig:
+    """A corpus sub-table as a config; a key its kind does not have is named with the key's table."""
+    try:
+        return CorpusConfig(**table)
+    except ValueError as error:
+        raise ValueError(f"{key}: {error}") from error
 
 
-def _check_keys(table: dict[str, Any], allowed: set[str], prefix: str, source: str) -> None:
+def _check_keys(table: dict[str, Any], allowed: set[str], prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            raise ValueError(f"{source}: unknown key {prefix + key!r}; allowed: {', '.join(sorted(allowed))}")
+            raise ValueError(f"unknown key {prefix + key!r}; allowed: {', '.join(sorted(allowed))}")
 
 
 # ---------------------------------------------------------------------------
@@ -239,6 +236,11 @@ def run_sweep(
         raise ValueError("configs must hold at least one TrainConfig")
     if device is not None:
         configs = [dataclasses.replace(c, device=device) for c in configs]
+    for config in configs:  # before any run starts: a missing file fails now, not hours in
+        check_probes(config)
+        check_available(config.corpus)
+        if config.pretrain_corpus is not None:
+            check_available(config.pretrain_corpus)
     store = ResultsStore(out, create=True)
     pending: dict[str, TrainConfig] = {}
     skipped = []
@@ -288,15 +290,8 @@ def run_and_record(config: dict[str, Any], store_path: str, threads_per_run: int
 
     if threads_per_run is not None:
         torch.set_num_threads(threads_per_run)
-    train_config = TrainConfig.from_dict(config)
-    result = train(train_config)
-    record = {
-        "run_id": result.config_hash,
-        "config": train_config.to_dict(),
-        "result": result.to_dict(),
-        "provenance": provenance(result),
-    }
-    ResultsStore(store_path).put(record)
+    result = train(TrainConfig.from_dict(config))
+    ResultsStore(store_path).put(run_record(result, provenance(result)))
     return result.config_hash
 
 
@@ -335,134 +330,3 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
-
-
-# ---------------------------------------------------------------------------
-# Tables
-
-TABLE_COLUMNS = (
-    "run_id",
-    "arch",
-    "n_layer",
-    "d_model",
-    "corpus",
-    "pretrain_corpus",
-    "unique_tokens",
-    "seed",
-    "n_params",
-    "n_params_with_embedding",
-    "tokens",
-    "flops",
-    "final_val_loss_nats",
-    "final_val_loss_bits_per_byte",
-    "best_val_loss_nats",
-    "seconds",
-    "device",
-)
-
-
-@dataclass(frozen=True)
-class RunTable:
-    """Runs x fields, loaded from a store: ``table.column("n_params")`` is a numpy array.
-
-    ``results`` holds the full :class:`~scalinglab.train.RunResult` of each row (learning
-    curves, per-position losses) and ``provenance`` each run's provenance record.
-    """
-
-    rows: tuple[dict[str, Any], ...]
-    results: tuple[RunResult, ...]
-    provenance: tuple[dict[str, Any], ...]
-
-    def column(self, name: str) -> np.ndarray:
-        """One field across runs, as a numpy array."""
-        if name not in TABLE_COLUMNS:
-            raise ValueError(f"name must be one of {', '.join(TABLE_COLUMNS)}, got {name!r}")
-        return np.array([row[name] for row in self.rows])
-
-    def where(self, **equal: Any) -> RunTable:
-        """The rows whose fields equal the given values, e.g. ``table.where(arch="lstm")``."""
-        for name in equal:
-            if name not in TABLE_COLUMNS:
-                raise ValueError(f"{name} is not a column; columns are {', '.join(TABLE_COLUMNS)}")
-        keep = [i for i, row in enumerate(self.rows) if all(row[k] == v for k, v in equal.items())]
-        return RunTable(
-            tuple(self.rows[i] for i in keep), tuple(self.results[i] for i in keep), tuple(self.provenance[i] for i in keep)
-        )
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def to_text(self) -> str:
-        """A fixed-width text table of the runs, sorted by architecture, corpus and size."""
-        header = ("run", "arch", "L", "d", "corpus", "seed", "N", "N+emb", "tokens", "FLOPs", "loss", "bits/B", "s", "device")
-        lines = [header]
-        for row in sorted(self.rows, key=lambda r: (r["arch"], r["corpus"], r["n_params"], r["tokens"], r["seed"])):
-            lines.append(
-                (
-                    row["run_id"][:8],
-                    row["arch"],
-                    str(row["n_layer"]),
-                    str(row["d_model"]),
-                    row["corpus"],
-                    str(row["seed"]),
-                    f"{row['n_params']:,}",
-                    f"{row['n_params_with_embedding']:,}",
-                    f"{row['tokens']:.3g}",
-                    f"{row['flops']:.3g}",
-                    f"{row['final_val_loss_nats']:.4f}",
-                    f"{row['final_val_loss_bits_per_byte']:.4f}",
-                    f"{row['seconds']:.0f}",
-                    row["device"],
-                )
-            )
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in lines)
-
-
-def load_table(path: str | os.PathLike[str]) -> RunTable:
-    """All readable runs of the store at ``path`` as a :class:`RunTable` (corrupt records are warned about)."""
-    records, _ = ResultsStore(path).load()
-    results = [RunResult.from_dict(record["result"]) for record in records]
-    rows = [_row(record["run_id"], result) for record, result in zip(records, results)]
-    return RunTable(tuple(rows), tuple(results), tuple(record["provenance"] for record in records))
-
-
-def _row(run_id: str, result: RunResult) -> dict[str, Any]:
-    config = result.config
-    return {
-        "run_id": run_id,
-        "arch": config.model.arch,
-        "n_layer": config.model.n_layer,
-        "d_model": config.model.d_model,
-        "corpus": config.corpus.kind,
-        "pretrain_corpus": config.pretrain_corpus.kind if config.pretrain_corpus is not None else None,
-        "unique_tokens": config.unique_tokens,
-        "seed": config.seed,
-        "n_params": result.n_params,
-        "n_params_with_embedding": result.n_params_with_embedding,
-        "tokens": result.tokens,
-        "flops": result.flops,
-        "final_val_loss_nats": result.final_val_loss_nats,
-        "final_val_loss_bits_per_byte": result.final_val_loss_bits_per_byte,
-        "best_val_loss_nats": min(result.val_loss_nats),
-        "seconds": result.seconds,
-        "device": result.device,
-    }
-
-
-
-def recorded_store(name: str) -> Path:
-    """The directory of the recorded results store ``results/NAME`` of this repository.
-
-    Looked for in ``results/`` beside the source tree (an editable install or a clone),
-    then in the current directory and its parents; ``ValueError`` names what was searched.
-    """
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name must be the name of a store in results/, got {name!r}")
-    here = Path(__file__).resolve()
-    candidates = [here.parents[2] / "results" / name]
-    candidates += [folder / "results" / name for folder in (Path.cwd(), *Path.cwd().parents)]
-    for candidate in candidates:
-        if (candidate / "store.json").exists():
-            return candidate
-    raise ValueError(f"name: no recorded store results/{name} found (looked in {candidates[0]} and above {Path.cwd()})")

@@ -187,3 +187,12 @@ def task_document(
     lines = [_examples([x], [y]) for x, y in zip(inputs, task.rule(inputs, rng))]
     n_lines = np.searchsorted(np.cumsum([len(line) for line in lines]), max_tokens - len(header), side="right")
     return header + "".join(lines[:n_lines])
+
+
+def exact_match(completions: Sequence[str], answers: Sequence[str]) -> float:
+    """Fraction of ``completions`` equal, character for character, to their ``answers``."""
+    if len(completions) != len(answers) or not answers:
+        raise ValueError(
+            f"completions and answers must be non-empty and of the same length, got {len(completions)} and {len(answers)}"
+        )
+    return sum(c == a for c, a in zip(completions, answers)) / len(answers)

@@ -6,7 +6,7 @@ number of fine-tuning-distribution tokens a model of the same size trained from 
 needs to reach that loss; the **effective data transferred** is ``D_T = D_E - D_F``,
 what pre-training was worth in tokens of the new task. Hernandez et al. fit
 ``D_T = k D_F^alpha N^beta``: transfer grows with model size and, more slowly than
-one for one, with the fine-tuning data.
+one for one, with the fine-tuning data (:func:`scalinglab.fit.fit_transfer_law` fits it).
 
 Both losses are *early-stopped* (the best validation loss of a run,
 :func:`early_stopped_loss`), since small fine-tuning sets are seen for many epochs.
@@ -14,14 +14,14 @@ Both losses are *early-stopped* (the best validation loss of a run,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import positive_finite_array, positive_int, same_length
-from .data import CorpusConfig, make_corpus
-from .train import RunResult, TrainConfig
+from .corpora import CorpusConfig, make_corpus
+from .runs import RunResult, TrainConfig
 
 
 def early_stopped_loss(result: RunResult) -> float:
@@ -102,44 +102,3 @@ def effective_data_transferred(
     fine_tuned = positive_finite_array("fine_tuned_loss_nats", np.atleast_1d(fine_tuned_loss_nats))
     same_length(fine_tuning_tokens=fine_tuning, fine_tuned_loss_nats=fine_tuned)
     return effective_data_tokens(scratch_tokens, scratch_loss_nats, fine_tuned) - fine_tuning
-
-
-@dataclass(frozen=True)
-class TransferLawFit:
-    """``D_T = k D_F^alpha N^beta`` fitted by least squares in logs (Hernandez et al.'s form).
-
-    Attributes:
-        k: prefactor (tokens, with D_F in tokens and N in parameters).
-        alpha: exponent of the fine-tuning data D_F.
-        beta: exponent of the model size N.
-        n_points: the points used (those with a finite, positive D_T).
-    """
-
-    k: float
-    alpha: float
-    beta: float
-    n_points: int
-
-    def predict(self, fine_tuning_tokens: ArrayLike, n_params: ArrayLike) -> np.ndarray:
-        """``k D_F^alpha N^beta`` in tokens."""
-        d = positive_finite_array("fine_tuning_tokens", np.atleast_1d(fine_tuning_tokens))
-        n = positive_finite_array("n_params", np.atleast_1d(n_params))
-        return self.k * d**self.alpha * n**self.beta
-
-
-def fit_transfer_law(fine_tuning_tokens: ArrayLike, n_params: ArrayLike, transferred_tokens: ArrayLike) -> TransferLawFit:
-    """Fit ``log D_T = log k + alpha log D_F + beta log N`` over the points with D_T > 0.
-
-    Points whose D_T is NaN (out of the scratch curve's range) or not positive are left
-    out; at least 4 must remain (3 parameters and one degree of freedom).
-    """
-    d = positive_finite_array("fine_tuning_tokens", fine_tuning_tokens)
-    n = positive_finite_array("n_params", n_params)
-    transferred = np.asarray(transferred_tokens, dtype=float)
-    same_length(fine_tuning_tokens=d, n_params=n, transferred_tokens=transferred)
-    usable = np.isfinite(transferred) & (transferred > 0)
-    if usable.sum() < 4:
-        raise ValueError(f"transferred_tokens must hold at least 4 finite, positive values, got {int(usable.sum())}")
-    design = np.column_stack([np.ones(usable.sum()), np.log(d[usable]), np.log(n[usable])])
-    (log_k, alpha, beta), *_ = np.linalg.lstsq(design, np.log(transferred[usable]), rcond=None)
-    return TransferLawFit(k=float(np.exp(log_k)), alpha=float(alpha), beta=float(beta), n_points=int(usable.sum()))
