@@ -434,3 +434,15 @@ def test_check_available_names_a_missing_file_before_anything_is_built(tmp_path)
     missing = CorpusConfig(kind="files", paths=[str(present), str(tmp_path / "missing.txt")])
     with pytest.raises(ValueError, match=r"^paths: '.*missing\.txt' is not a file$"):
         check_available(missing)
+
+
+def test_a_number_keeps_the_json_it_was_given_so_run_ids_do_not_change():
+    from scalinglab.runs import TrainConfig
+
+    as_int, as_float = CorpusConfig(kind="zipf", noise=0), CorpusConfig(kind="zipf", noise=0.0)
+    assert as_int.to_dict()["noise"] == 0 and isinstance(as_int.to_dict()["noise"], int)
+    assert isinstance(as_float.to_dict()["noise"], float)
+    ids = {TrainConfig(tokens=1024, corpus=c).config_hash() for c in (as_int, as_float)}
+    assert len(ids) == 2  # as before the corpora were split by kind: the id hashes the config's JSON
+    with pytest.raises(AttributeError, match="frozen"):
+        del as_int.kind

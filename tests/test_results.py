@@ -224,3 +224,17 @@ def test_the_analysis_modules_import_no_torch():
         "import scalinglab.fit, scalinglab.icl, scalinglab.plots, scalinglab.transfer, scalinglab.universality\n"
         "import scalinglab.corpora, scalinglab.runs, scalinglab.store, scalinglab.results\n"
     )
+
+
+def test_sorting_puts_missing_values_last_and_ragged_columns_are_objects(tmp_path):
+    from scalinglab.results import Run, RunTable
+
+    class Fake:
+        def __init__(self, tokens, curve):
+            self.config, self.tokens, self.val_loss_nats = None, tokens, curve
+
+    runs = tuple(Run(str(i), Fake(t, c), {}) for i, (t, c) in enumerate([(None, [1.0]), (5, [2.0, 1.5]), (2, [3.0])]))
+    table = RunTable(runs)
+    assert [run.run_id for run in table.sort_by("result.tokens")] == ["2", "1", "0"]
+    curves = table.column("result.val_loss_nats")
+    assert curves.dtype == object and list(curves[1]) == [2.0, 1.5]

@@ -55,6 +55,9 @@ def separate_caches_by_mode(app: Sphinx, config: Config) -> None:
         base = Path(app.outdir).parent / ".jupyter_cache"
     config[CACHE_CONFIG] = str(mode_cache_path(base, mode).resolve())
     config[MODE_CONFIG] = mode
+    # Until this build finishes, the executed notebooks are of no known mode (an interrupted
+    # build may leave some of each).
+    (Path(app.outdir).parent / "jupyter_execute" / MODE_FILE).unlink(missing_ok=True)
 
 
 def record_mode(app: Sphinx, exception: Exception | None) -> None:

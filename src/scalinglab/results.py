@@ -19,6 +19,7 @@ A column is named by a dotted path into a run's record::
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,8 +98,15 @@ class RunTable:
         return [run.provenance for run in self.runs]
 
     def column(self, column: str) -> np.ndarray:
-        """The value at ``column`` (a dotted path) of every run, as a numpy array."""
-        return np.array([run.value(column) for run in self.runs])
+        """The value at ``column`` (a dotted path) of every run, as a numpy array (of objects
+        when the runs' values are lists of different lengths)."""
+        values = [run.value(column) for run in self.runs]
+        try:
+            return np.array(values)
+        except ValueError:  # ragged: e.g. learning curves with different numbers of evaluations
+            array = np.empty(len(values), dtype=object)
+            array[:] = values
+            return array
 
     def where(self, equal: Mapping[str, Any]) -> RunTable:
         """The runs whose columns equal the given values, e.g. ``where({"config.model.arch": "lstm"})``."""
@@ -112,7 +120,7 @@ class RunTable:
         """The runs sorted by the given columns (the first one first)."""
         if not columns:
             raise ValueError("columns must name at least one column")
-        return RunTable(tuple(sorted(self.runs, key=lambda run: tuple(run.value(c) for c in columns))), self.sources)
+        return RunTable(tuple(sorted(self.runs, key=lambda run: tuple(_sort_key(run.value(c)) for c in columns))), self.sources)
 
     def group_by(self, column: str) -> dict[Any, RunTable]:
         """Value of ``column`` -> the runs that have it, values in increasing order."""
@@ -173,7 +181,10 @@ def load_table(*paths: str | os.PathLike[str]) -> RunTable:
     runs = []
     for path in paths:
         for record in ResultsStore(path).load():
-            runs.append(Run(record["run_id"], RunResult.from_record(record), record["provenance"]))
+            try:
+                runs.append(Run(record["run_id"], RunResult.from_record(record), record["provenance"]))
+            except (ValueError, TypeError, KeyError) as error:  # a record this version cannot read
+                warnings.warn(f"{path}: run {record['run_id'][:8]} left out: {error}", stacklevel=2)
     return RunTable(tuple(runs), tuple(str(p) for p in paths))
 
 

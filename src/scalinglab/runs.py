@@ -1,6 +1,6 @@
 """Configs and results of training runs, as frozen dataclasses, and a run's identity.
 
-This module needs no torch: a results store can be read, and a sweep planned, on a
+This module needs no torch: a results store can be read (:mod:`scalinglab.results`) on a
 machine without it. It holds
 
 - :class:`GPTConfig` and :class:`LSTMConfig`, the shapes of the two architectures
@@ -340,9 +340,10 @@ class RunResult:
     ``flops_per_token``. ``tokens_per_second`` and ``flops_per_second`` time the
     training steps after the first (which pays for warm-up and any compilation);
     ``mfu = flops_per_second / peak_flops_per_second`` when a peak was given.
-    ``val_probes`` maps each evaluation probe's name to what it measured at each
-    evaluation (one entry per evaluation, ``None`` where it did not apply), and
-    ``probes`` each end probe's name to what it measured on the trained model.
+    ``val_probes`` maps each evaluation probe that applies to the run (an LSTM has no
+    attention heads to probe) to what it measured at each evaluation (one entry per
+    evaluation, ``None`` where it could not measure, e.g. a window with no repeated
+    token), and ``probes`` each end probe's name to what it measured on the trained model.
     """
 
     config: TrainConfig

@@ -156,6 +156,14 @@ these are the defaults those fields had. :meth:`CorpusConfig.from_dict` drops a 
 the record's kind does not have when it holds this value (the field was ignored then)."""
 
 
+def _checked(name: str, parameter: Parameter, value: Any) -> Any:
+    """``value`` once ``parameter``'s check accepts it: as given (a run's id hashes the JSON of
+    its config, and ``0`` and ``0.0`` are different JSON), but a list made a tuple, so that
+    the config stays hashable."""
+    checked = parameter.check(name, value)
+    return checked if isinstance(value, (list, tuple)) else value
+
+
 DEFAULT_KIND = "zipf"
 """The kind of ``CorpusConfig()``."""
 
@@ -183,7 +191,7 @@ class CorpusConfig:
                     f"{key!r} is not a parameter of the {kind!r} corpus; it accepts: {', '.join(allowed)}"
                 )
         values = {
-            name: parameter.check(name, settings[name] if name in settings else parameter.default)
+            name: _checked(name, parameter, settings[name] if name in settings else parameter.default)
             for name, parameter in allowed.items()
         }
         if spec.check is not None:
@@ -199,6 +207,9 @@ class CorpusConfig:
         raise AttributeError(f"the {kind!r} corpus has no parameter {name!r}; it has: {', '.join(values)}")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("CorpusConfig is frozen: use replace(...) for a changed copy")
+
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("CorpusConfig is frozen: use replace(...) for a changed copy")
 
     def __getstate__(self) -> dict[str, Any]:

@@ -166,4 +166,5 @@ KIND = register(CorpusKind(
         "image_shift": Parameter(1, integer_in(0, MAX_IMAGE_SHIFT), "largest shift of the training copies, in pixels"),
     },
     make=_make,
+    preflight=lambda config: _digit_images(),  # raises, with the fix, when scikit-learn is missing
 ))

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from .._checks import non_negative_int, positive_int
-from ..batches import token_tensor
 from ..inference import attention_patterns
 from ..model import GPT
 from ..runs import TrainConfig
@@ -105,7 +104,7 @@ def induction_mass_scores(model: GPT, tokens: torch.Tensor | np.ndarray) -> np.n
     """:func:`induction_mass` of every head, shape (n_layer, n_head), on one sequence of ``tokens``."""
     if not isinstance(model, GPT):
         raise ValueError(f"model must be a GPT (an LSTM has no attention), got {type(model).__name__}")
-    idx = torch.as_tensor(np.asarray(tokens, dtype=np.int64)).reshape(1, -1)
+    idx = torch.as_tensor(np.array(tokens, dtype=np.int64)).reshape(1, -1)
     patterns = attention_patterns(model, idx).numpy()
     return np.array([[induction_mass(head, idx[0]) for head in layer] for layer in patterns])
 
@@ -117,7 +116,7 @@ def previous_token_scores(model: GPT, tokens: torch.Tensor | np.ndarray) -> np.n
     "the token before me" into each position, which an induction head in a later layer
     matches against the current token (Olsson et al. 2022).
     """
-    idx = torch.as_tensor(np.asarray(tokens, dtype=np.int64)).reshape(1, -1)
+    idx = torch.as_tensor(np.array(tokens, dtype=np.int64)).reshape(1, -1)
     if idx.shape[1] < 2:
         raise ValueError(f"tokens must hold at least 2 tokens, got {idx.shape[1]}")
     patterns = attention_patterns(model, idx).numpy()
@@ -133,7 +132,7 @@ def induction_probe(model: GPT, tokens: torch.Tensor | np.ndarray) -> dict[str, 
     and that head's attention pattern (T x T, rounded to 4 decimals), so that a chapter
     can draw the head of a recorded run without its weights.
     """
-    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    tokens = np.array(tokens, dtype=np.int64).reshape(-1)
     mass = induction_mass_scores(model, tokens)
     layer, head = (int(i) for i in np.unravel_index(mass.argmax(), mass.shape))
     pattern = attention_patterns(model, torch.as_tensor(tokens)[None])[layer, head].numpy()
@@ -156,7 +155,7 @@ PROBE_WINDOW_TOKENS = 64
 
 def common_bytes(tokens: np.ndarray, most: int = 32) -> bytes:
     """The ``most`` commonest tokens of ``tokens`` other than the newline, commonest first."""
-    counts = torch.bincount(token_tensor(tokens).long(), minlength=256)
+    counts = torch.from_numpy(np.bincount(np.asarray(tokens), minlength=256))  # no copy of the tokens
     counts[ord("\n")] = 0
     order = counts.argsort(descending=True)[:most]
     return bytes(order[counts[order] > 0].tolist())
