@@ -249,3 +249,55 @@ def test_cli_sweep_on_a_process_pool(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "2 finished, 0 already recorded, 0 failed" in done.stderr
     assert {p["torch_threads"] for p in load_table(tmp_path / "store").provenance} == {max(1, (os.cpu_count() or 1) // 2)}
+
+
+def test_each_worker_of_a_process_pool_takes_the_next_gpu(monkeypatch):
+    from multiprocessing import get_context
+
+    from scalinglab import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "die_with_parent", lambda: None)
+    counter = get_context("spawn").Value("i", 0)
+    seen = []
+    for _ in range(5):
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        sweep_module.init_worker(counter, ("2", "3"))
+        seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
+    assert seen == ["2", "3", "2", "3", "2"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    sweep_module.init_worker(counter, ())  # no GPU: nothing is set
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
+def test_process_pool_shares_out_the_visible_gpus(monkeypatch):
+    from scalinglab.sweep import process_pool
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
+    with process_pool(2) as pool:
+        assert pool._initargs[1] == ("4", "6") and pool._mp_context.get_start_method() == "spawn"
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        process_pool(0)
+
+
+def test_a_fork_based_pool_is_refused_once_cuda_is_initialised(monkeypatch, tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    import torch
+
+    from scalinglab.sweep import check_executor
+
+    fork_pool = ProcessPoolExecutor(1, mp_context=get_context("fork"))
+    spawn_pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+    try:
+        check_executor(fork_pool)  # no CUDA yet: forking is fine
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+        with pytest.raises(ValueError, match="fork-based process pool cannot use CUDA"):
+            check_executor(fork_pool)
+        check_executor(spawn_pool)
+        with pytest.raises(ValueError, match="fork-based"):
+            run_sweep([TrainConfig(tokens=1024)], tmp_path / "store", executor=fork_pool, progress=False)
+        assert not (tmp_path / "store").exists()
+    finally:
+        fork_pool.shutdown()
+        spawn_pool.shutdown()

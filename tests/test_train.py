@@ -13,15 +13,26 @@ import torch
 from scalinglab.corpora import CorpusConfig, make_corpus
 from scalinglab.icl import icl_score
 from scalinglab.limits import unique_tokens_for_epochs
-from scalinglab.model import GPT
+from scalinglab.batches import evaluation_starts
+from scalinglab.inference import evaluate_per_position
+from scalinglab.model import GPT, LSTM
 from scalinglab.probes.induction import common_bytes, induction_mass_scores, prefix_matching_scores
 from scalinglab.runs import TRAIN_CURVE_POINTS, GPTConfig, LSTMConfig, RunResult, TrainConfig
 from scalinglab.tasks import TASKS
-from scalinglab.train import budget_tokens, evaluation_steps, resolve_precision, train, train_model
+from scalinglab.train import (
+    COMPILE_MIN_STEPS,
+    budget_tokens,
+    evaluation_steps,
+    resolve_precision,
+    settle_arithmetic,
+    should_compile,
+    train,
+    train_model,
+)
 
 EASY_ZIPF = CorpusConfig(kind="zipf", n_tokens=60_000, n_rules=8, continuation_length=5, noise=0.1, seed=0)
 TINY_MODEL = GPTConfig(n_layer=1, n_head=2, d_model=32, n_ctx=32)
-TINY = TrainConfig(model=TINY_MODEL, corpus=EASY_ZIPF, tokens=8 * 32 * 6, batch_size=8, n_evals=2, eval_tokens=256)
+TINY = TrainConfig(model=TINY_MODEL, corpus=EASY_ZIPF, tokens=8 * 32 * 6, batch_size=8, n_evals=2, eval_tokens=256, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +46,7 @@ def learned():
         lr=1e-2,
         n_evals=4,
         eval_tokens=8192,
+        device="cpu",
     )
     return train_model(config, peak_flops_per_second=1e10)
 
@@ -171,21 +183,75 @@ def test_lstm_trains_through_the_same_interface_without_attention_probes():
 
 
 def test_bf16_precision_runs_on_request():
-    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("auto", "cuda") == "bf16"
     result = train(dataclasses.replace(TINY, precision="bf16"))
     assert result.precision == "bf16" and math.isfinite(result.final_val_loss_nats)
     assert train(TINY).precision == "fp32"
 
 
+@pytest.mark.parametrize(
+    ("device", "capability", "arch", "expected"),
+    [
+        ("cpu", None, "gpt", "fp32"),
+        ("mps", None, "gpt", "fp32"),
+        ("cuda", (8, 0), "gpt", "bf16"),
+        ("cuda:1", (9, 0), "gpt", "bf16"),
+        ("cuda", (7, 0), "gpt", "fp32"),  # a V100 emulates bf16, slower than fp32
+        ("cuda", (7, 5), "gpt", "fp32"),  # a T4 too
+        ("cuda", (9, 0), "lstm", "fp32"),  # the LSTM's recurrent core runs in fp32 anyway
+    ],
+)
+def test_auto_precision_is_bf16_only_where_bf16_is_native(monkeypatch, device, capability, arch, expected):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert resolve_precision("auto", device, arch) == expected
+    assert resolve_precision("fp32", device, arch) == "fp32" and resolve_precision("bf16", device, arch) == "bf16"
+
+
+def test_evaluation_is_in_fp32_whatever_the_training_precision():
+    result, model = train_model(dataclasses.replace(TINY, precision="bf16", eval_tokens=512))
+    corpus = make_corpus(TINY.corpus)
+    starts = evaluation_starts(corpus, TINY_MODEL.n_ctx, 512)
+    fp32 = evaluate_per_position(model, corpus.val_tokens, starts, TINY_MODEL.n_ctx, TINY.batch_size, "cpu")
+    assert np.abs(fp32 - np.array(result.val_loss_per_position_nats)).max() < 1e-4
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, _ = model(torch.from_numpy(np.array(corpus.val_tokens[:32], dtype=np.int64))[None])
+    assert logits.dtype == torch.bfloat16  # what the evaluation would have read under autocast
+
+
+def test_the_lstm_core_runs_in_fp32_under_autocast():
+    model = LSTM(LSTMConfig(n_layer=1, d_model=16, n_ctx=16))
+    seen = []
+    model.lstm.register_forward_hook(lambda module, args, output: seen.append(output[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(torch.zeros(2, 16, dtype=torch.long))
+    assert seen == [torch.float32]
+
+
+def test_compile_runs_only_where_it_pays():
+    assert should_compile("auto", "cuda", COMPILE_MIN_STEPS) and should_compile("auto", "cuda:0", 10**6)
+    assert not should_compile("auto", "cuda", COMPILE_MIN_STEPS - 1)  # a fast-mode run: compiling costs more
+    assert not should_compile("auto", "cpu", 10**6) and not should_compile("auto", "mps", 10**6)
+    assert should_compile(True, "cpu", 1) and not should_compile(False, "cuda", 10**6)
+
+
+def test_runs_in_threads_initialise_as_runs_one_after_another():
+    from concurrent.futures import ThreadPoolExecutor
+
+    configs = [dataclasses.replace(TINY, seed=seed) for seed in (3, 4, 5, 6)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda c: train(c).train_loss_nats, configs))
+    assert threaded == [train(c).train_loss_nats for c in configs]
+
+
 def test_compile_falls_back_to_eager_when_it_fails(monkeypatch):
-    def broken_compile(model):
+    def broken_compile(model, **options):
         def fail(*args, **kwargs):
             raise RuntimeError("no compiler here")
 
         return fail
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    result = train(dataclasses.replace(TINY, compile=True))
+    with pytest.warns(RuntimeWarning, match="torch.compile failed, training eagerly: RuntimeError: no compiler here"):
+        result = train(dataclasses.replace(TINY, compile=True))
     assert not result.compiled
     assert result.train_loss_nats == train(TINY).train_loss_nats
 
@@ -261,3 +327,15 @@ def test_a_4_layer_d256_ctx256_model_trains_in_under_2_gb(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
     peak_kib = int(out.stdout.split()[-1])  # ru_maxrss is in KiB on Linux
     assert peak_kib * 1024 < 2 * 1024**3
+
+
+def test_an_auto_precision_run_on_a_bf16_gpu_cannot_take_a_cpu_runs_id(monkeypatch):
+    on_gpu = dataclasses.replace(TINY, device="cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    settled = settle_arithmetic(on_gpu)
+    assert settled.precision == "bf16" and settled.config_hash() != TINY.config_hash()
+    assert settled.config_hash() == dataclasses.replace(TINY, precision="bf16").config_hash()
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
+    assert settle_arithmetic(on_gpu) is on_gpu  # fp32 there too: the same arithmetic, the same run
+    assert settle_arithmetic(TINY) is TINY

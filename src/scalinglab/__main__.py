@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor
-from multiprocessing import get_context
+from concurrent.futures import Executor
 
 from .results import load_table
-from .sweep import InProcessExecutor, die_with_parent, load_grid, run_sweep
+from .sweep import InProcessExecutor, load_grid, process_pool, run_sweep
 
 DESCRIPTION = """\
 scalinglab: run and inspect sweeps of training runs.
@@ -30,9 +29,7 @@ def make_executor(spec: str, workers: int) -> tuple[Executor, int | None]:
     if spec == "local":
         return InProcessExecutor(), None
     if spec == "process":
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent)
-        return executor, threads
+        return process_pool(workers), max(1, (os.cpu_count() or 1) // workers)
     if spec.startswith("dask://"):
         try:
             from distributed import Client

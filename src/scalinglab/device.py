@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from typing import ContextManager
 
 import torch
 
@@ -31,17 +33,35 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
-def synchronize(device: str) -> None:
-    """Wait for queued work on ``device`` to finish (a no-op on the CPU)."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-    elif device == "mps":
+def device_type(device: str | torch.device) -> str:
+    """The type of a device, ``"cpu"``, ``"cuda"`` or ``"mps"``: ``"cuda:0"`` -> ``"cuda"``."""
+    return torch.device(device).type
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait for queued work on ``device`` (any index) to finish (a no-op on the CPU)."""
+    kind = device_type(device)
+    if kind == "cuda":
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
         torch.mps.synchronize()
 
 
-def autocast(device: str, bf16: bool) -> torch.autocast:
-    """bf16 autocast on ``device`` when ``bf16``; a disabled context otherwise."""
-    return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16)
+def autocast(device: str | torch.device, bf16: bool) -> ContextManager[object]:
+    """bf16 autocast on ``device`` when ``bf16``; otherwise no autocast context at all (a
+    disabled ``torch.autocast`` still checks its device type, and torch < 2.5 rejects "mps")."""
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device_type(device), dtype=torch.bfloat16)
+
+
+def bf16_is_native(device: str | torch.device) -> bool:
+    """Whether bf16 matmuls run natively and fast on ``device``: a CUDA GPU of compute
+    capability 8.0 or more (Ampere and later; a V100 or T4 emulates bf16, slower than fp32).
+    False on the CPU and MPS, where ``precision="auto"`` keeps fp32."""
+    if device_type(device) != "cuda":
+        return False
+    return torch.cuda.get_device_capability(torch.device(device)) >= (8, 0)
 
 
 def measure_matmul_flops_per_second(

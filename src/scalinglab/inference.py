@@ -1,8 +1,9 @@
 """Running a trained model: per-position loss, greedy decoding, sampling, teacher
 forcing, attention patterns.
 
-Everything here reads a model and changes nothing in it (each function puts the model in
-eval mode). Losses are in nats per byte token.
+Everything here reads a model and changes none of its weights; each function puts the
+model in eval mode (and :func:`attention_patterns` restores the mode it found). Losses are
+in nats per byte token.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import torch
 from ._checks import non_negative_float, non_negative_int, positive_int
 from .batches import token_tensor, windows
 from .corpora import decode, encode
-from .device import autocast
 from .model import GPT, LSTM
 
 
@@ -27,21 +27,20 @@ def evaluate_per_position(
     n_ctx: int,
     batch_size: int,
     device: str,
-    *,
-    bf16: bool = False,
 ) -> np.ndarray:
     """Mean loss in nats at each of the ``n_ctx`` positions over the windows at ``starts``.
 
-    Entry ``t`` is the mean over the windows of -ln p(x_{t+1} | x_0..x_t). The sum is
-    accumulated in float64 on the CPU.
+    Entry ``t`` is the mean over the windows of -ln p(x_{t+1} | x_0..x_t). The model runs in
+    float32 whatever precision it was trained in (the laws compare sizes a hundredth of a nat
+    apart, finer than bf16 logits resolve), and the sum is accumulated in float64 on the CPU
+    (MPS has no float64).
     """
     model.eval()
     tokens = token_tensor(tokens)
     total = torch.zeros(n_ctx, dtype=torch.float64)
     for chunk in starts.split(batch_size):
         x, y = windows(tokens, chunk, n_ctx, device)
-        with autocast(device, bf16):
-            _, loss = model(x, y, reduction="none")
+        _, loss = model(x, y, reduction="none")
         total += loss.detach().cpu().double().sum(dim=0)
     return (total / len(starts)).numpy()
 
@@ -82,7 +81,7 @@ def loss_per_position(
         generator = torch.Generator().manual_seed(seed)
         window_starts = torch.randint(0, len(tokens) - n_ctx, (n_windows,), generator=generator)
     else:
-        window_starts = torch.as_tensor(np.asarray(starts, dtype=np.int64))
+        window_starts = torch.from_numpy(np.array(starts, dtype=np.int64))  # a copy: corpora's arrays are read-only
         last = len(tokens) - n_ctx - 1
         if window_starts.ndim != 1 or len(window_starts) == 0 or not 0 <= int(window_starts.min()) <= int(window_starts.max()) <= last:
             raise ValueError(f"starts must be a non-empty 1-D array of window starts in 0..len(tokens) - n_ctx - 1 = {last}")

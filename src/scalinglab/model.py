@@ -216,7 +216,9 @@ class LSTM(_LanguageModel):
 
     The output head is tied to the token embedding when ``config.tied_embeddings`` is
     True. Non-embedding parameters per layer: ``4 (2 d^2 + 2 d)`` (PyTorch keeps two
-    bias vectors), so ``N = n_layer (8 d^2 + 8 d)``.
+    bias vectors), so ``N = n_layer (8 d^2 + 8 d)``. The recurrent core runs in float32
+    under any autocast (under CUDA autocast cuDNN would run it in half precision, without a
+    gradient scaler); only the head follows the run's precision.
     """
 
     def __init__(self, config: LSTMConfig) -> None:
@@ -243,7 +245,12 @@ class LSTM(_LanguageModel):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Same contract as :meth:`GPT.forward`."""
         self._check_idx(idx)
-        hidden, _ = self.lstm(self.token_embedding(idx))
+        embedded = self.token_embedding(idx)
+        if embedded.device.type in ("cpu", "cuda"):  # the recurrent core in fp32, under any autocast
+            with torch.autocast(device_type=embedded.device.type, enabled=False):
+                hidden, _ = self.lstm(embedded.float())
+        else:
+            hidden, _ = self.lstm(embedded)
         return self._loss(self.head(self.dropout(hidden)), targets, reduction)
 
     def flops_per_token(self) -> int:

@@ -1,6 +1,6 @@
 """Sweeps: many training runs from a grid, recorded in a results store, on any executor.
 
-A sweep is a list of :class:`~scalinglab.train.TrainConfig`. :func:`expand_grid` makes
+A sweep is a list of :class:`~scalinglab.runs.TrainConfig`. :func:`expand_grid` makes
 one from a *grid*: a ``base`` config plus ``axes`` whose every combination is one run.
 A grid file is TOML::
 
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,11 +48,12 @@ from typing import Any
 from tqdm import tqdm
 
 from . import __version__
+from ._checks import positive_int
 from .corpora import CorpusConfig, check_available
 from .probes import check_probes
 from .runs import MODEL_CONFIGS, RunResult, TrainConfig, run_record
-from .store import ResultsStore
-from .train import train
+from .store import STORE_MARKER, ResultsStore
+from .train import settle_arithmetic, train
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -213,6 +214,54 @@ def die_with_parent() -> None:
             os._exit(1)  # the parent died before the request above was made
 
 
+def process_pool(workers: int, *, gpus: Sequence[str] | None = None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes for :func:`run_sweep`, each of which dies with
+    its parent and, where there are GPUs, sees one of them (round-robin:
+    ``CUDA_VISIBLE_DEVICES`` is set in each worker before it touches CUDA).
+
+    ``gpus`` are the GPU ids to share out; by default those of ``CUDA_VISIBLE_DEVICES`` or,
+    without it, every GPU torch counts (none on a machine without CUDA).
+    """
+    import torch
+
+    workers = positive_int("workers", workers)
+    if gpus is None:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        gpus = [g for g in visible.split(",") if g.strip()] if visible is not None else [
+            str(i) for i in range(torch.cuda.device_count())
+        ]
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(context.Value("i", 0), tuple(gpus))
+    )
+
+
+def init_worker(counter: Any, gpus: tuple[str, ...]) -> None:
+    """Initializer of :func:`process_pool`'s workers: die with the parent, and take the next
+    of ``gpus`` (by a counter shared by the pool's workers) as this process's only GPU."""
+    die_with_parent()
+    if gpus:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+
+
+def check_executor(executor: Executor) -> None:
+    """Raise ``ValueError`` for a process pool that forks once this process has initialised
+    CUDA: a forked child cannot use it, and every run would fail."""
+    import torch
+
+    if isinstance(executor, ProcessPoolExecutor) and torch.cuda.is_initialized():
+        context = getattr(executor, "_mp_context", None)
+        method = context.get_start_method() if context is not None else multiprocessing.get_start_method()
+        if method == "fork":
+            raise ValueError(
+                "executor: a fork-based process pool cannot use CUDA once this process has initialised it; "
+                "use scalinglab.sweep.process_pool(workers), or mp_context=multiprocessing.get_context('spawn')"
+            )
+
+
 def run_sweep(
     configs: Sequence[TrainConfig],
     out: str | os.PathLike[str],
@@ -236,20 +285,25 @@ def run_sweep(
         raise ValueError("configs must hold at least one TrainConfig")
     if device is not None:
         configs = [dataclasses.replace(c, device=device) for c in configs]
-    for config in configs:  # before any run starts: a missing file fails now, not hours in
+    configs = [settle_arithmetic(c) for c in configs]  # an "auto" that means bf16 here gets its own id
+    if executor is not None:
+        check_executor(executor)
+    for config in configs:
         check_probes(config)
-        check_available(config.corpus)
-        if config.pretrain_corpus is not None:
-            check_available(config.pretrain_corpus)
-    store = ResultsStore(out, create=True)
+    recorded = ResultsStore(out).run_ids() if (Path(out) / STORE_MARKER).exists() else set()
     pending: dict[str, TrainConfig] = {}
     skipped = []
     for config in configs:
         run_id = config.config_hash()
-        if store.has(run_id):
+        if run_id in recorded:
             skipped.append(run_id)
         else:
             pending.setdefault(run_id, config)
+    for config in pending.values():  # before any run starts: a missing file fails now, not hours in
+        check_available(config.corpus)
+        if config.pretrain_corpus is not None:
+            check_available(config.pretrain_corpus)
+    store = ResultsStore(out, create=True)
     executor = executor or InProcessExecutor()
     store_path = str(store.path)
     futures: dict[Future, str] = {}

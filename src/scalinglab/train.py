@@ -23,7 +23,9 @@ import datetime
 import math
 import os
 import platform
+import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +38,11 @@ from . import __version__
 from ._checks import one_of, positive_float, positive_int
 from .batches import evaluation_starts, get_batch, token_tensor
 from .corpora import Corpus, check_available, make_corpus
-from .device import autocast, resolve_device, synchronize
+from .device import autocast, bf16_is_native, device_type, resolve_device, synchronize
 from .inference import evaluate_per_position
 from .model import GPT, LSTM, build_model
 from .probes import ProbeContext, check_probes, measure
-from .runs import EVAL_SPACINGS, PRECISIONS, TRAIN_CURVE_POINTS, RunResult, TrainConfig, bits_per_byte
+from .runs import DEFAULT_EVALUATION_PROBES, EVAL_SPACINGS, PRECISIONS, TRAIN_CURVE_POINTS, RunResult, TrainConfig, bits_per_byte
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class _Schedule:
             return self.lr * (step + 1) / self.warmup_steps
         progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps - 1)
         return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+_GLOBAL_RNG = threading.Lock()
+"""Held while a run seeds torch's global generator and initialises its model, so that runs
+in threads of one process (a Dask worker's) cannot interleave their draws."""
 
 
 def budget_tokens(config: TrainConfig, flops_per_token: int) -> int:
@@ -90,14 +97,17 @@ def train_model(
         positive_float("peak_flops_per_second", peak_flops_per_second)
     check_probes(config)
     check_available(config.corpus)
+    config = settle_arithmetic(config)
     device = resolve_device(config.device)
     start_seconds = time.perf_counter()
     corpus = make_corpus(config.corpus)
     n_ctx, batch_size = config.model.n_ctx, config.batch_size
     _check_corpus_size(corpus, n_ctx)
 
-    torch.manual_seed(config.seed)
-    model = build_model(config.model).to(device)
+    with _GLOBAL_RNG:  # the initialisation draws from torch's global generator: one run at a time
+        torch.manual_seed(config.seed)
+        model = build_model(config.model)
+    model = model.to(device)
     if config.pretrain_corpus is not None:
         model.load_state_dict(pretrained_weights(config))
     flops_per_token = model.flops_per_token()
@@ -108,12 +118,12 @@ def train_model(
             f"budget: {budget_tokens(config, flops_per_token)} tokens is less than one step "
             f"of batch_size * n_ctx = {tokens_per_step} tokens"
         )
-    bf16 = resolve_precision(config.precision, device) == "bf16"
+    bf16 = resolve_precision(config.precision, device, config.model.arch) == "bf16"
     generator = torch.Generator().manual_seed(config.seed)
     train_array = _training_tokens(corpus, config.unique_tokens, n_ctx)
     train_tokens = token_tensor(train_array)
     forward, compiled = model, False
-    if config.compile is True or (config.compile == "auto" and device == "cuda"):
+    if should_compile(config.compile, device, steps):
         forward, compiled = _compiled(model, get_batch(train_tokens, batch_size, n_ctx, generator, device), bf16)
     generator.manual_seed(config.seed)
     curves = _run_steps(forward, model, config, corpus, train_array, train_tokens, generator, steps, device, bf16, progress)
@@ -169,7 +179,8 @@ def pretraining_config(config: TrainConfig) -> TrainConfig:
         raise ValueError("config: pretraining_config needs a config with pretrain_corpus and pretrain_tokens")
     return dataclasses.replace(
         config, corpus=config.pretrain_corpus, tokens=config.pretrain_tokens, flops=None, unique_tokens=None,
-        n_evals=1, eval_spacing=EVAL_SPACINGS[0], probes=(), pretrain_corpus=None, pretrain_tokens=None,
+        n_evals=1, eval_spacing=EVAL_SPACINGS[0], evaluation_probes=DEFAULT_EVALUATION_PROBES, probes=(),
+        pretrain_corpus=None, pretrain_tokens=None,
     )
 
 
@@ -256,7 +267,7 @@ def _run_steps(
             curves.timed_seconds += time.perf_counter() - step_start
             curves.timed_steps += 1
         if step + 1 in eval_steps:
-            per_position = evaluate_per_position(forward, val_tokens, eval_starts, n_ctx, batch_size, device, bf16=bf16)
+            per_position = evaluate_per_position(model, val_tokens, eval_starts, n_ctx, batch_size, device)
             curves.val_tokens.append((step + 1) * batch_size * n_ctx)
             curves.val_loss_nats.append(float(per_position.mean()))
             curves.val_loss_per_position_nats = per_position.tolist()
@@ -311,21 +322,41 @@ def _training_tokens(corpus: Corpus, unique_tokens: int | None, n_ctx: int) -> n
     return corpus.unique_subset(unique_tokens)
 
 
+COMPILE_MIN_STEPS = 2000
+"""``compile="auto"`` compiles on CUDA only for runs of at least this many steps: compiling
+takes 10-40 s, which a short run (a fast-mode chapter's) never earns back."""
+
+
+def should_compile(compile_setting: bool | str, device: str, steps: int) -> bool:
+    """Whether a run compiles: ``True``/``False`` as given; ``"auto"`` on CUDA for runs of at
+    least :data:`COMPILE_MIN_STEPS` steps."""
+    if compile_setting == "auto":
+        return device_type(device) == "cuda" and steps >= COMPILE_MIN_STEPS
+    return bool(compile_setting)
+
+
 def _compiled(
     model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor], bf16: bool
 ) -> tuple[torch.nn.Module, bool]:
-    """``(torch.compile(model), True)``, or ``(model, False)`` where compilation fails.
+    """``(torch.compile(model), True)``, or ``(model, False)`` with a warning saying why, where
+    compilation fails.
 
-    Compiles by running one forward and backward pass on ``batch`` (gradients are
-    then discarded), so a missing compiler shows up here and not mid-run.
+    Dynamo's caches are reset first (many runs share a process: the chapters, the
+    benchmark, ``--executor local``; after a few shapes it would otherwise recompile with
+    dynamic shapes or fall back to eager), and shapes are static (``dynamic=False``: every
+    step of a run has the same shape). Compiles by running one forward and backward pass on
+    ``batch`` (gradients are then discarded), so a missing compiler shows up here and not
+    mid-run.
     """
-    compiled = torch.compile(model)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, dynamic=False)
     try:
-        with autocast(batch[0].device.type, bf16):
+        with autocast(batch[0].device, bf16):
             _, loss = compiled(*batch)
         loss.backward()
-    except Exception:  # noqa: BLE001 - any compiler failure means: run eagerly
+    except Exception as error:  # noqa: BLE001 - any compiler failure means: run eagerly, and say why
         model.zero_grad(set_to_none=True)
+        warnings.warn(f"torch.compile failed, training eagerly: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=3)
         return model, False
     model.zero_grad(set_to_none=True)
     return compiled, True
@@ -338,7 +369,7 @@ def _optimizer(model: torch.nn.Module, config: TrainConfig, device: str) -> torc
         {"params": [p for p in parameters if p.dim() >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in parameters if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=device in ("cpu", "cuda"))
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=device_type(device) in ("cpu", "cuda"))
 
 
 def _train_step(
@@ -361,9 +392,24 @@ def _train_step(
     return loss.detach()
 
 
-def resolve_precision(precision: str, device: str) -> str:
-    """``"fp32"`` or ``"bf16"``: ``"auto"`` is bf16 on CUDA and fp32 elsewhere."""
+def settle_arithmetic(config: TrainConfig) -> TrainConfig:
+    """``config`` with ``precision="auto"`` replaced by ``"bf16"`` where it resolves to bf16
+    on this machine (a GPT on a GPU with native bf16), so that such a run's id differs from
+    the same config's fp32 run elsewhere; unchanged otherwise (an ``"auto"`` that resolves to
+    fp32 keeps the ids of the runs recorded before this rule)."""
+    if config.precision != "auto":
+        return config
+    if resolve_precision("auto", resolve_device(config.device), config.model.arch) == "fp32":
+        return config
+    return dataclasses.replace(config, precision="bf16")
+
+
+def resolve_precision(precision: str, device: str, arch: str = "gpt") -> str:
+    """``"fp32"`` or ``"bf16"``: ``"auto"`` is bf16 for a GPT on a CUDA GPU with native bf16
+    (:func:`scalinglab.device.bf16_is_native`: compute capability 8.0 or more) and fp32
+    elsewhere: on the CPU and MPS, on older GPUs (which emulate bf16, slower than fp32), and
+    for an LSTM (whose recurrent core runs in fp32 whatever the precision)."""
     one_of("precision", precision, PRECISIONS)
     if precision == "auto":
-        return "bf16" if device == "cuda" else "fp32"
+        return "bf16" if arch != "lstm" and bf16_is_native(device) else "fp32"
     return precision
