@@ -158,7 +158,8 @@ def check_process_pool(device: str, dry_run: bool) -> Check:
     with tempfile.TemporaryDirectory() as store, process_pool(2) as pool:
         summary = run_sweep(configs, store, executor=pool, progress=False)
         table = load_table(store)
-        devices, precisions = sorted(set(table.column("result.device"))), sorted(set(table.column("result.precision")))
+        devices = sorted(set(table.column("result.device").tolist()))
+        precisions = sorted(set(table.column("result.precision").tolist()))
         ids = set(table.column("run_id"))
     expected_precision = "bf16" if device == "cuda" and bf16_is_native("cuda") else "fp32"
     ids_differ = not (ids & cpu_ids) if expected_precision == "bf16" else ids == cpu_ids

@@ -343,8 +343,10 @@ def _compiled(
 
     Dynamo's caches are reset first (many runs share a process: the chapters, the
     benchmark, ``--executor local``; after a few shapes it would otherwise recompile with
-    dynamic shapes or fall back to eager), and shapes are static (``dynamic=False``: every
-    step of a run has the same shape). Compiles by running one forward and backward pass on
+    dynamic shapes or fall back to eager), and shapes are static (``dynamic=False``). The
+    compiled module then sees one shape in the whole run (every training step has the
+    same batch; evaluations and probes run the eager model), so it cannot fall back to
+    eager after the warm-up that ``compiled=True`` records. Compiles by running one forward and backward pass on
     ``batch`` (gradients are then discarded), so a missing compiler shows up here and not
     mid-run.
     """
