@@ -2,7 +2,7 @@
 
 nbval only collects ``.ipynb`` files, and ours are ``notebooks/*.md`` without outputs.
 This plugin collects each ``notebooks/*.md`` with nbval's own collector, reading it
-through ``jupytext.read``. Cells marked ``# NBVAL_CHECK_OUTPUT`` are compared with a
+through ``jupytext.read``. Cells tagged ``nbval-check-output`` are compared with a
 *reference execution* of the same notebook in a separate kernel: the executed copy that
 ``jupyter-book build`` left in ``_build/jupyter_execute/`` when it is newer than the
 source and was run in the same mode (``_build/jupyter_execute/MODE``, written by
