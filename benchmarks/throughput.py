@@ -16,13 +16,14 @@ the repository, so any Python with the package installed can run it from anywher
 
     .venv/bin/python benchmarks/throughput.py
 
-The engine runs at ``train``'s default precision (fp32 on a CPU, bf16 on CUDA) and,
-where bf16 matmuls are native, also with ``precision="bf16"``; each MFU is taken against
-the peak of its own precision. Each rate is the best of two interleaved rounds, and
+The engine runs in fp32 and, where bf16 matmuls are native (a CUDA GPU of compute
+capability 8.0+, a CPU with AMX or AVX512-BF16: :func:`scalinglab.device.bf16_is_native`),
+also in bf16; each MFU is taken against the peak of its own precision, and the table marks
+the precision that ``train``'s default, ``precision="auto"``, picks for each size. Each rate is the best of two interleaved rounds, and
 each peak the best of a measurement before and after the runs, since other work on a
 shared machine can only make either look worse. The last line is
 ``throughput_ratio=<engine/plain> mfu=<engine MFU>`` for the largest size (4 layers,
-d_model=256), at the default precision.
+d_model=256), at the precision ``"auto"`` picks for it.
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ import torch
 
 from scalinglab.batches import get_batch, token_tensor
 from scalinglab.corpora import CorpusConfig, make_corpus
-from scalinglab.device import measure_matmul_flops_per_second, resolve_device, synchronize
+from scalinglab.device import bf16_is_native, measure_matmul_flops_per_second, resolve_device, synchronize
 from scalinglab.model import GPT, GPTConfig
 from scalinglab.runs import TrainConfig
 from scalinglab.train import resolve_precision, train
 
 N_CTX = 256
 BATCH_SIZE = 16
-SIZES = ((2, 128), (4, 128), (4, 256))
+SIZES = ((2, 64), (2, 128), (4, 128), (4, 256))  # (2, 64): the width most ladder runs have
 ROUNDS = 2
 CORPUS = CorpusConfig(kind="zipf", n_tokens=2_000_000)
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -56,11 +57,6 @@ def peak_flops_per_second(device: str, dtype: torch.dtype) -> float:
     """Best matmul FLOP/s over a few square matrix sizes."""
     sizes = (512, 1024, 2048, 4096) if device == "cpu" else (4096, 8192)
     return max(measure_matmul_flops_per_second(device, dtype=dtype, size=s, repeats=5) for s in sizes)
-
-
-def native_bf16(device: str) -> bool:
-    """Whether bf16 matmuls run natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
-    return device == "cuda" or (device == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def steps_for(d_model: int, device: str) -> int:
@@ -117,12 +113,12 @@ def measure(config: GPTConfig, device: str, precisions: tuple[str, ...]) -> dict
 
 
 def print_table(
-    results: dict[tuple[int, int], dict[str, float]], peaks: dict[str, float], precisions: tuple[str, ...]
+    results: dict[tuple[int, int], dict[str, float]], peaks: dict[str, float], precisions: tuple[str, ...], device: str
 ) -> None:
-    """The peaks, then one row per size: tokens/s, engine/plain ratios and MFU."""
+    """The peaks, then one row per size: the precision ``"auto"`` picks, tokens/s, engine/plain ratios and MFU."""
     for p in precisions:
         print(f"measured {p} matmul peak: {peaks[p] / 1e9:,.1f} GFLOP/s")
-    columns = [f"{'n_layer':>7}", f"{'d_model':>7}", f"{'N':>10}", f"{'plain tok/s':>12}"]
+    columns = [f"{'n_layer':>7}", f"{'d_model':>7}", f"{'N':>10}", f"{'auto':>5}", f"{'plain tok/s':>12}"]
     for p in precisions:
         columns += [f"{'engine ' + p + ' tok/s':>18}", f"{'ratio':>6}", f"{'MFU':>6}"]
     header = " ".join(columns + [f"{'plain MFU':>9}"])
@@ -131,7 +127,8 @@ def print_table(
     for (n_layer, d_model), rates in results.items():
         model = GPT(gpt(n_layer, d_model))
         flops_per_token, n_params = model.flops_per_token(), model.n_params(embedding=False)
-        cells = [f"{n_layer:>7}", f"{d_model:>7}", f"{n_params:>10,}", f"{rates['plain']:>12,.0f}"]
+        auto = resolve_precision("auto", device, gpt(n_layer, d_model))
+        cells = [f"{n_layer:>7}", f"{d_model:>7}", f"{n_params:>10,}", f"{auto:>5}", f"{rates['plain']:>12,.0f}"]
         for p in precisions:
             mfu = rates[p] * flops_per_token / peaks[p]
             cells += [f"{rates[p]:>18,.0f}", f"{rates[p] / rates['plain']:>6.2f}", f"{mfu:>6.1%}"]
@@ -141,8 +138,7 @@ def print_table(
 def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     device = resolve_device("auto")
-    precisions = ("fp32", "bf16") if native_bf16(device) else ("fp32",)
-    default = resolve_precision("auto", device)
+    precisions = ("fp32", "bf16") if bf16_is_native(device) else ("fp32",)
     make_corpus(CORPUS)  # build the corpus before anything is timed
     peaks_before = {p: peak_flops_per_second(device, DTYPES[p]) for p in precisions}
     results = {size: measure(gpt(*size), device, precisions) for size in SIZES}
@@ -151,12 +147,13 @@ def main() -> None:
 
     print(f"device: {device}, threads: {torch.get_num_threads()}, torch {torch.__version__}")
     print(f"batch: {BATCH_SIZE} sequences x n_ctx {N_CTX} tokens")
-    print_table(results, peaks, precisions)
+    print_table(results, peaks, precisions, device)
     print(
         "MFU = model FLOPs/s (6N + 6 n_layer n_ctx d_model per token) / measured matmul peak of the same precision; "
-        f"train's default precision here is {default}."
+        "auto = the precision train's default (precision=\"auto\") picks for that size here."
     )
     largest = SIZES[-1]
+    default = resolve_precision("auto", device, gpt(*largest))
     rates = results[largest]
     flops_per_token = GPT(gpt(*largest)).flops_per_token()
     ratio, mfu = rates[default] / rates["plain"], rates[default] * flops_per_token / peaks[default]

@@ -45,7 +45,13 @@ def test_bf16_is_native_from_compute_capability_8(monkeypatch):
     for capability, native in (((7, 0), False), ((7, 5), False), ((8, 0), True), ((8, 6), True), ((9, 0), True)):
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
         assert bf16_is_native("cuda:0") is native
-    assert not bf16_is_native("cpu") and not bf16_is_native("mps")
+    assert not bf16_is_native("mps")
+
+
+def test_bf16_is_native_on_a_cpu_with_amx_or_avx512_bf16(monkeypatch):
+    for flags, native in (({"avx2", "fma"}, False), ({"avx512f"}, False), ({"amx_bf16"}, True), ({"avx512_bf16"}, True)):
+        monkeypatch.setattr("scalinglab.device.cpu_flags", lambda f=frozenset(flags): f)
+        assert bf16_is_native("cpu") is native
 
 
 def test_the_evaluation_on_a_device_without_float64_accumulates_on_the_cpu(monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from typing import ContextManager
 
@@ -55,11 +56,33 @@ def autocast(device: str | torch.device, bf16: bool) -> ContextManager[object]:
     return torch.autocast(device_type=device_type(device), dtype=torch.bfloat16)
 
 
+CPU_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+"""CPU feature flags (as Linux's /proc/cpuinfo names them) of native bf16 matmuls: Intel's AMX
+tiles (Sapphire Rapids and later) and AVX512-BF16 (Cooper Lake, Zen 4 and later)."""
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags, from /proc/cpuinfo (empty where there is none: macOS, Windows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
 def bf16_is_native(device: str | torch.device) -> bool:
     """Whether bf16 matmuls run natively and fast on ``device``: a CUDA GPU of compute
-    capability 8.0 or more (Ampere and later; a V100 or T4 emulates bf16, slower than fp32).
-    False on the CPU and MPS, where ``precision="auto"`` keeps fp32."""
-    if device_type(device) != "cuda":
+    capability 8.0 or more (Ampere and later; a V100 or T4 emulates bf16, slower than fp32),
+    or a CPU with one of :data:`CPU_BF16_FLAGS` (elsewhere oneDNN emulates bf16 with fp32
+    arithmetic plus conversions: slower than fp32). False on MPS."""
+    kind = device_type(device)
+    if kind == "cpu":
+        return bool(CPU_BF16_FLAGS & cpu_flags())
+    if kind != "cuda":
         return False
     return torch.cuda.get_device_capability(torch.device(device)) >= (8, 0)
 

@@ -179,9 +179,10 @@ class TrainConfig:
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
         compile: ``torch.compile`` the model: ``True``, ``False``, or ``"auto"`` (on CUDA
             only: on a 2-core CPU compiling took ~20-45 s and then ran no faster than eager).
-        precision: ``"auto"`` (bf16 autocast on CUDA, fp32 elsewhere), ``"fp32"``, or
-            ``"bf16"`` (autocast: matmuls in bfloat16, about twice as fast on CPUs
-            with native bf16 such as AVX512-BF16 or AMX, and slow on CPUs without).
+        precision: ``"auto"`` (bf16 autocast where bf16 matmuls are native: a CUDA GPU of
+            compute capability 8.0+, or a CPU with AMX or AVX512-BF16 for d_model >= 128;
+            fp32 elsewhere; see :func:`scalinglab.train.resolve_precision`), ``"fp32"``,
+            or ``"bf16"`` (autocast: matmuls in bfloat16, slow on CPUs without native bf16).
         evaluation_probes: probes measured at every evaluation, by name (see
             :mod:`scalinglab.probes`), into ``RunResult.val_probes``; by default Olsson
             et al.'s in-context learning score and, for a GPT, the best head's

@@ -42,7 +42,16 @@ from .device import autocast, bf16_is_native, device_type, resolve_device, synch
 from .inference import evaluate_per_position
 from .model import GPT, LSTM, build_model
 from .probes import ProbeContext, check_probes, measure
-from .runs import DEFAULT_EVALUATION_PROBES, EVAL_SPACINGS, PRECISIONS, TRAIN_CURVE_POINTS, RunResult, TrainConfig, bits_per_byte
+from .runs import (
+    DEFAULT_EVALUATION_PROBES,
+    EVAL_SPACINGS,
+    PRECISIONS,
+    TRAIN_CURVE_POINTS,
+    ModelConfig,
+    RunResult,
+    TrainConfig,
+    bits_per_byte,
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ def train_model(
             f"budget: {budget_tokens(config, flops_per_token)} tokens is less than one step "
             f"of batch_size * n_ctx = {tokens_per_step} tokens"
         )
-    bf16 = resolve_precision(config.precision, device, config.model.arch) == "bf16"
+    bf16 = resolve_precision(config.precision, device, config.model) == "bf16"
     generator = torch.Generator().manual_seed(config.seed)
     train_array = _training_tokens(corpus, config.unique_tokens, n_ctx)
     train_tokens = token_tensor(train_array)
@@ -396,22 +405,37 @@ def _train_step(
 
 def settle_arithmetic(config: TrainConfig) -> TrainConfig:
     """``config`` with ``precision="auto"`` replaced by ``"bf16"`` where it resolves to bf16
-    on this machine (a GPT on a GPU with native bf16), so that such a run's id differs from
+    on this machine (a GPT where bf16 is native: see :func:`resolve_precision`), so that such a run's id differs from
     the same config's fp32 run elsewhere; unchanged otherwise (an ``"auto"`` that resolves to
     fp32 keeps the ids of the runs recorded before this rule)."""
     if config.precision != "auto":
         return config
-    if resolve_precision("auto", resolve_device(config.device), config.model.arch) == "fp32":
+    if resolve_precision("auto", resolve_device(config.device), config.model) == "fp32":
         return config
     return dataclasses.replace(config, precision="bf16")
 
 
-def resolve_precision(precision: str, device: str, arch: str = "gpt") -> str:
-    """``"fp32"`` or ``"bf16"``: ``"auto"`` is bf16 for a GPT on a CUDA GPU with native bf16
-    (:func:`scalinglab.device.bf16_is_native`: compute capability 8.0 or more) and fp32
-    elsewhere: on the CPU and MPS, on older GPUs (which emulate bf16, slower than fp32), and
-    for an LSTM (whose recurrent core runs in fp32 whatever the precision)."""
+CPU_BF16_MIN_D_MODEL = 128
+"""On a CPU with native bf16, ``precision="auto"`` trains a GPT in bf16 from this width up:
+bf16 halves the bytes each matmul moves and AMX multiplies it ~4x faster, but each op also
+pays for casting its inputs, which dominates the tiny matmuls of narrower models. The
+threshold is the benchmark's smallest bf16 row that the issue measured faster (2.4x the
+plain fp32 loop at d_model 256 on a Sapphire Rapids CPU); ``benchmarks/throughput.py``
+measures both precisions at d_model 64, 128 and 256 wherever bf16 is native."""
+
+
+def resolve_precision(precision: str, device: str, model: ModelConfig) -> str:
+    """``"fp32"`` or ``"bf16"`` for ``model`` on ``device``. ``"auto"`` is bf16 for a GPT where
+    bf16 matmuls are native (:func:`scalinglab.device.bf16_is_native`): on a CUDA GPU of
+    compute capability 8.0 or more, and on a CPU with AMX or AVX512-BF16 for widths of
+    :data:`CPU_BF16_MIN_D_MODEL` and more; fp32 elsewhere: on other CPUs and MPS, on older
+    GPUs (which emulate bf16, slower than fp32), and for an LSTM (whose recurrent core
+    runs in fp32 whatever the precision)."""
     one_of("precision", precision, PRECISIONS)
-    if precision == "auto":
-        return "bf16" if arch != "lstm" and bf16_is_native(device) else "fp32"
-    return precision
+    if precision != "auto":
+        return precision
+    if model.arch == "lstm" or not bf16_is_native(device):
+        return "fp32"
+    if device_type(device) == "cpu" and model.d_model < CPU_BF16_MIN_D_MODEL:
+        return "fp32"
+    return "bf16"
