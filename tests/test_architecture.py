@@ -12,7 +12,7 @@ import pytest
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "scalinglab"
 PACKAGE = "scalinglab"
 
-TORCH_FREE_ANALYSIS = ("icl", "transfer", "universality", "plots")
+TORCH_FREE_ANALYSIS = ("icl", "transfer", "universality", "plots", "protocol")
 TORCH_SIDE = ("device", "model", "batches", "inference", "probes", "train", "sweep", "__main__")
 
 LAYERS: dict[str, int] = {
@@ -23,8 +23,10 @@ LAYERS: dict[str, int] = {
     "results": 4,
     "fit": 5,
     **{name: 6 for name in TORCH_FREE_ANALYSIS},
+    # The claims tested on the recorded stores, above the fits and analyses their measurements use:
+    "report": 7,
     # The torch side, above the torch-free one (probes read the in-context score from icl):
-    "device": 7, "model": 8, "batches": 9, "inference": 10, "probes": 11, "train": 12, "sweep": 13, "__main__": 14,
+    "device": 8, "model": 9, "batches": 10, "inference": 11, "probes": 12, "train": 13, "sweep": 14, "__main__": 15,
 }
 """Each top-level module or subpackage of scalinglab -> its layer: a module may import its own
 layer and the ones below. The package ``scalinglab`` itself (its ``__init__``, which holds

@@ -51,6 +51,8 @@ from . import __version__
 from ._checks import positive_int
 from .corpora import CorpusConfig, check_available
 from .probes import check_probes
+from .protocol import chosen_learning_rate, learning_rate_scan
+from .results import load_table
 from .runs import MODEL_CONFIGS, RunResult, TrainConfig, run_record
 from .store import STORE_MARKER, ResultsStore
 from .train import settle_arithmetic, train
@@ -77,20 +79,31 @@ def load_grid(path: str | os.PathLike[str]) -> list[TrainConfig]:
         raise ValueError(f"grid file {path} cannot be read: {error}") from error
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"grid file {path} is not valid TOML: {error}") from error
-    return expand_grid(spec, source=str(path))
+    return expand_grid(spec, source=str(path), base_dir=path.parent)
 
 
-def expand_grid(spec: dict[str, Any], *, source: str = "grid") -> list[TrainConfig]:
+def expand_grid(spec: dict[str, Any], *, source: str = "grid", base_dir: str | os.PathLike[str] = ".") -> list[TrainConfig]:
     """The sweep that ``spec`` (``{"base": {...}, "axes": {...}}``) describes, in axis order.
 
     Keys of ``axes`` are TrainConfig fields, or dotted paths into ``model``, ``corpus`` and
     ``pretrain_corpus`` (``"model.d_model"``); a table value for one of those updates it.
     ``axes`` may also be a list of such tables (``[[axes]]`` blocks in TOML): the sweep is
     then the union of each block's product, e.g. a different range of sizes per budget.
+
+    An optional ``protocol`` section applies :mod:`scalinglab.protocol`'s rules:
+    ``lr_from = "STORE"`` (a results store, relative to ``base_dir``, the grid file's
+    folder) gives each run the best learning rate that store's scan found for its model and
+    batch size (:func:`scalinglab.protocol.chosen_learning_rate`: refused when the best is
+    at the edge of the scan); the grid must then not set ``lr`` itself.
     """
-    unknown = set(spec) - set(GRID_SECTIONS)
+    unknown = set(spec) - set(GRID_SECTIONS) - {"protocol"}
     if unknown:
-        raise ValueError(f"{source}: unknown section {sorted(unknown)[0]!r}; a grid has {', '.join(GRID_SECTIONS)}")
+        raise ValueError(
+            f"{source}: unknown section {sorted(unknown)[0]!r}; a grid has {', '.join(GRID_SECTIONS)} and optionally protocol"
+        )
+    if "protocol" in spec:
+        plain = {k: v for k, v in spec.items() if k != "protocol"}
+        return _apply_protocol(expand_grid(plain, source=source), spec["protocol"], _sets_lr(plain), source, Path(base_dir))
     base = spec.get("base", {})
     axes = spec.get("axes", {})
     if not isinstance(base, dict):
@@ -111,6 +124,47 @@ def expand_grid(spec: dict[str, Any], *, source: str = "grid") -> list[TrainConf
             _apply(settings, key, value, source)
         configs.append(_build(settings, source))
     return configs
+
+
+PROTOCOL_KEYS = ("lr_from",)
+
+
+def _sets_lr(spec: dict[str, Any]) -> bool:
+    """Whether a grid sets ``lr`` in its base or in any axis block."""
+    axes = spec.get("axes", {})
+    blocks = axes if isinstance(axes, list) else [axes]
+    return "lr" in spec.get("base", {}) or any(isinstance(b, dict) and "lr" in b for b in blocks)
+
+
+def _apply_protocol(
+    configs: list[TrainConfig], protocol: Any, sets_lr: bool, source: str, base_dir: Path
+) -> list[TrainConfig]:
+    """``configs`` with each run's lr taken from the scan store that ``protocol["lr_from"]`` names."""
+    if not isinstance(protocol, dict):
+        raise ValueError(f"{source}: 'protocol' must be a table")
+    for key in protocol:
+        if key not in PROTOCOL_KEYS:
+            raise ValueError(f"{source}: unknown protocol key {key!r}; allowed: {', '.join(PROTOCOL_KEYS)}")
+    store = protocol.get("lr_from")
+    if store is None:
+        return configs
+    if not isinstance(store, str) or not store:
+        raise ValueError(f"{source}: protocol.lr_from must name a results store, got {store!r}")
+    path = base_dir / store
+    if not (path / STORE_MARKER).exists():
+        raise ValueError(f"{source}: protocol.lr_from: {path} is not a results store")
+    if sets_lr:
+        raise ValueError(f"{source}: a grid with protocol.lr_from must not set lr itself")
+    scans = learning_rate_scan(load_table(path))
+    try:
+        return [
+            dataclasses.replace(
+                c, lr=chosen_learning_rate(scans, (c.model, c.batch_size), what=f"{c.model} at batch {c.batch_size}")
+            )
+            for c in configs
+        ]
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from error
 
 
 def _deep_copy(table: dict[str, Any]) -> dict[str, Any]:
@@ -350,12 +404,19 @@ def run_and_record(config: dict[str, Any], store_path: str, threads_per_run: int
 
 
 def provenance(result: RunResult) -> dict[str, Any]:
-    """Where and when a run was made: device, versions, git commit, date, wall time."""
+    """Where and when a run was made: device, versions, git commit, date, wall time, and,
+    for a corpus whose content depends on the machine, its ``corpus_identity`` (and
+    ``pretrain_corpus_identity``)."""
     import torch
+
+    from .corpora import corpus_identity
 
     device_name = platform.processor() or platform.machine()
     if result.device == "cuda":
         device_name = torch.cuda.get_device_name()
+    identities = {"corpus_identity": corpus_identity(result.config.corpus)}
+    if result.config.pretrain_corpus is not None:
+        identities["pretrain_corpus_identity"] = corpus_identity(result.config.pretrain_corpus)
     return {
         "device": result.device,
         "device_name": device_name,
@@ -368,6 +429,7 @@ def provenance(result: RunResult) -> dict[str, Any]:
         "git_commit": git_commit(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": result.seconds,
+        **{key: value for key, value in identities.items() if value is not None},
     }
 
 

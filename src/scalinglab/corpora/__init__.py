@@ -15,6 +15,7 @@ exact entropy rate), :mod:`~scalinglab.corpora.markov_icl` (in-context Markov ch
 with a Bayes-optimal loss), :mod:`~scalinglab.corpora.fewshot` (few-shot task
 demonstrations), :mod:`~scalinglab.corpora.skills` (sums and facts mixed with text),
 :mod:`~scalinglab.corpora.stdlib` (standard-library docstrings),
+:mod:`~scalinglab.corpora.docstrings` (the installed packages' docstrings, tens of MB),
 :mod:`~scalinglab.corpora.files` (the reader's own files), :mod:`~scalinglab.corpora.code`
 (standard-library source), :mod:`~scalinglab.corpora.images` (8 x 8 digits) and
 :mod:`~scalinglab.corpora.arithmetic`. A new kind is one new file in this folder that
@@ -49,6 +50,8 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
         importlib.import_module(f"{__name__}.{_module.name}")
 
+from .docstrings import forget as _forget_docstrings  # noqa: E402  (after the kinds are registered)
+
 
 def make_corpus(config: CorpusConfig) -> Corpus:
     """Build the corpus that ``config`` describes (deterministic in ``config``; cached in-process,
@@ -64,8 +67,10 @@ def _make_corpus_cached(config: CorpusConfig) -> Corpus:
 
 
 def clear_cache() -> None:
-    """Forget every corpus built so far (the next :func:`make_corpus` builds it anew)."""
+    """Forget every corpus built so far (the next :func:`make_corpus` builds it anew, and the
+    ``"docstrings"`` kind checks its source files on disk again)."""
     _make_corpus_cached.cache_clear()
+    _forget_docstrings()
 
 
 def check_available(config: CorpusConfig) -> None:
@@ -74,6 +79,16 @@ def check_available(config: CorpusConfig) -> None:
     kind = corpus_kind(config.kind)
     if kind.preflight is not None:
         kind.preflight(config)
+
+
+def corpus_identity(config: CorpusConfig) -> dict | None:
+    """What tells ``config``'s corpus on this machine apart from the same config's on another
+    (plain JSON: e.g. a hash of its bytes and the versions it was read from), for a kind whose
+    content depends on the machine (``"docstrings"``); None for a kind the config determines."""
+    if not isinstance(config, CorpusConfig):
+        raise ValueError(f"config must be a CorpusConfig, got {type(config).__name__}")
+    kind = corpus_kind(config.kind)
+    return kind.identity(config) if kind.identity is not None else None
 
 
 def from_files(
@@ -97,5 +112,5 @@ def from_files(
 
 __all__ = [
     "KINDS", "MAX_TEXT_TOKENS", "VOCAB_SIZE", "Corpus", "CorpusConfig", "CorpusKind", "Parameter", "check_available",
-    "clear_cache", "corpus_kind", "decode", "encode", "from_files", "make_corpus", "register",
+    "clear_cache", "corpus_identity", "corpus_kind", "decode", "encode", "from_files", "make_corpus", "register",
 ]

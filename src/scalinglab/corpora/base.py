@@ -93,6 +93,11 @@ class CorpusKind:
             the single parameters' checks cannot catch (e.g. a cap on ``n_tokens``).
         preflight: ``preflight(config)`` raises ``ValueError`` when the corpus cannot be
             built on this machine (files missing); sweeps call it before any run starts.
+        identity: ``identity(config)`` -> plain JSON that tells this machine's corpus
+            apart from another's under the same config (a hash of its bytes, the versions
+            of what it was read from), for a kind whose content depends on the machine;
+            recorded in each run's provenance (``corpora.corpus_identity``). None for a
+            kind that the config alone determines.
     """
 
     name: str
@@ -103,6 +108,7 @@ class CorpusKind:
     entropy_rate_nats: Callable[[CorpusConfig], float] | None = None
     check: Callable[[dict[str, Any]], None] | None = None
     preflight: Callable[[CorpusConfig], None] | None = None
+    identity: Callable[[CorpusConfig], dict] | None = None
 
     def __post_init__(self) -> None:
         if (self.documents is None) == (self.make is None):

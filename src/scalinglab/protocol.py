@@ -1,0 +1,219 @@
+"""The experimental protocol of the recorded sweeps: learning rates, convergence, IsoFLOP coverage.
+
+A scaling law fitted to badly set-up runs measures the set-up, not the law. Three checks
+carry most of the weight, and each lives here so that a grid file, a chapter and the
+report all apply the same rule (torch-free; it reads recorded stores):
+
+* **A learning rate per size and architecture** (Kaplan et al. 2020, §6; Hoffmann et
+  al. 2022, App. D). :func:`learning_rate_scan` groups a scan store's runs by model (and
+  batch size) and keeps, for each, the lr of least final validation loss. The best must
+  be *interior*: at the smallest or largest value scanned the basin's bottom may lie
+  beyond the scan, and :func:`chosen_learning_rate` refuses it. A grid file takes its lr
+  from a scan with ``[protocol] lr_from = "STORE"`` (see :mod:`scalinglab.sweep`).
+* **Convergence** (:func:`convergence_slope`): the slope ``d log L / d log D`` of the
+  validation loss over the last part of training. A run counts as converged when the
+  slope is above :data:`CONVERGED_SLOPE` (doubling the data would lower the loss by less
+  than ``1 - 2^CONVERGED_SLOPE``, 1.4%); a cosine schedule's final anneal keeps every
+  slope a little negative, so the check is a bound, printed, not a proof.
+* **Interior IsoFLOP minima** (:func:`isoflop_coverage`): at each budget, the number of
+  sampled sizes on each side of the least loss; a parabola's vertex read off a profile
+  whose minimum is at its edge is an extrapolation, so every budget should have at least
+  :data:`MIN_SIZES_EACH_SIDE` on each side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import positive_int
+from .results import RunTable
+
+CONVERGED_SLOPE = -0.02
+"""A run whose ``d log L / d log D`` over its last part is above this counts as converged."""
+
+MIN_SIZES_EACH_SIDE = 2
+"""Sizes an IsoFLOP profile needs on each side of its minimum for the minimum to count as interior."""
+
+LR_MATCH = ("config.model", "config.batch_size")
+"""Columns whose values identify one learning-rate scan: a model (architecture and shape) at one batch size."""
+
+
+@dataclass(frozen=True)
+class LearningRateScan:
+    """The runs of one model at several learning rates, and the best of them.
+
+    Attributes:
+        key: the values of the matched columns (e.g. the model config and batch size).
+        lrs: the peak learning rates scanned, increasing.
+        losses_nats: each lr's final validation loss (the mean over seeds), nats/token.
+        best_lr: the lr of least loss.
+        interior: whether ``best_lr`` is neither the smallest nor the largest lr scanned.
+    """
+
+    key: tuple[Any, ...]
+    lrs: tuple[float, ...]
+    losses_nats: tuple[float, ...]
+
+    @property
+    def best_lr(self) -> float:
+        """The scanned lr of least final validation loss."""
+        return self.lrs[int(np.argmin(self.losses_nats))]
+
+    @property
+    def interior(self) -> bool:
+        """True when the best lr has a scanned value on each side of it."""
+        return 0 < int(np.argmin(self.losses_nats)) < len(self.lrs) - 1
+
+
+def _key(value: Any) -> str:
+    """A hashable, order-independent form of a column's value (configs become sorted JSON)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value) | {"arch": getattr(value, "arch", None)}
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def learning_rate_scan(table: RunTable, match: Sequence[str] = LR_MATCH) -> dict[str, LearningRateScan]:
+    """The learning-rate scans in ``table``: key (JSON of the ``match`` columns) -> scan.
+
+    Runs that agree on every ``match`` column form one scan; runs of one lr (several
+    seeds) are averaged. A scan of fewer than two lrs is kept (its ``interior`` is False).
+    """
+    if not match:
+        raise ValueError("match must name at least one column")
+    groups: dict[str, dict[float, list[float]]] = {}
+    keys: dict[str, tuple[Any, ...]] = {}
+    for run in table:
+        values = tuple(run.value(column) for column in match)
+        key = json.dumps([_key(v) for v in values])
+        keys[key] = values
+        groups.setdefault(key, {}).setdefault(float(run.value("config.lr")), []).append(
+            float(run.result.final_val_loss_nats)
+        )
+    scans = {}
+    for key, by_lr in groups.items():
+        lrs = tuple(sorted(by_lr))
+        scans[key] = LearningRateScan(keys[key], lrs, tuple(float(np.mean(by_lr[lr])) for lr in lrs))
+    return scans
+
+
+def scan_key(values: Sequence[Any]) -> str:
+    """The key :func:`learning_rate_scan` gives runs whose ``match`` columns hold ``values``."""
+    return json.dumps([_key(v) for v in values])
+
+
+def chosen_learning_rate(scans: dict[str, LearningRateScan], values: Sequence[Any], *, what: str = "run") -> float:
+    """The best lr of the scan whose matched columns hold ``values``.
+
+    Raises:
+        ValueError: no scan has these values, or its best lr is at the edge of the values
+            scanned (the basin's bottom may lie outside the scan: extend it).
+    """
+    scan = scans.get(scan_key(values))
+    if scan is None:
+        raise ValueError(f"lr_from: the learning-rate scan has no runs for {what} (scanned: {len(scans)} models)")
+    if not scan.interior:
+        raise ValueError(
+            f"lr_from: the best lr for {what} is {scan.best_lr:g}, at the edge of the values scanned "
+            f"({', '.join(f'{lr:g}' for lr in scan.lrs)}); extend the scan past it"
+        )
+    return scan.best_lr
+
+
+def convergence_slope(tokens: ArrayLike, losses_nats: ArrayLike, *, last_fraction: float = 0.25) -> float:
+    """``d log L / d log D`` over the evaluations in the last ``last_fraction`` of training.
+
+    The least-squares slope of log loss on log tokens seen, over the evaluations at
+    ``tokens >= (1 - last_fraction) * tokens[-1]`` (at least the last two). 0 for a loss
+    that has stopped falling, about ``-alpha_D`` for one still on its data power law.
+    """
+    tokens, losses = np.asarray(tokens, dtype=float), np.asarray(losses_nats, dtype=float)
+    if tokens.shape != losses.shape or tokens.ndim != 1 or len(tokens) < 2:
+        raise ValueError("tokens and losses_nats must be 1-d arrays of one length, at least 2")
+    if not 0 < last_fraction <= 1:
+        raise ValueError(f"last_fraction must be in (0, 1], got {last_fraction!r}")
+    if np.any(tokens <= 0) or np.any(losses <= 0):
+        raise ValueError("tokens and losses_nats must be positive")
+    keep = tokens >= (1 - last_fraction) * tokens[-1]
+    keep[-2:] = True
+    return float(np.polyfit(np.log(tokens[keep]), np.log(losses[keep]), 1)[0])
+
+
+def run_convergence_slope(result: Any, *, last_fraction: float = 0.25) -> float:
+    """:func:`convergence_slope` of a :class:`~scalinglab.runs.RunResult`'s validation curve."""
+    return convergence_slope(result.val_tokens, result.val_loss_nats, last_fraction=last_fraction)
+
+
+def is_converged(slope: float) -> bool:
+    """Whether a convergence slope is above :data:`CONVERGED_SLOPE`."""
+    return bool(slope > CONVERGED_SLOPE)
+
+
+@dataclass(frozen=True)
+class BudgetCoverage:
+    """How an IsoFLOP budget's sampled sizes sit around its least loss.
+
+    Attributes:
+        flops: the budget, FLOPs.
+        n_params: the sampled sizes, increasing.
+        best_index: the index of the size of least loss.
+    """
+
+    flops: float
+    n_params: tuple[float, ...]
+    best_index: int
+
+    @property
+    def below(self) -> int:
+        """Sampled sizes smaller than the best one."""
+        return self.best_index
+
+    @property
+    def above(self) -> int:
+        """Sampled sizes larger than the best one."""
+        return len(self.n_params) - 1 - self.best_index
+
+    @property
+    def interior(self) -> bool:
+        """At least :data:`MIN_SIZES_EACH_SIDE` sizes on each side of the best."""
+        return min(self.below, self.above) >= MIN_SIZES_EACH_SIDE
+
+
+def isoflop_coverage(flops: ArrayLike, n_params: ArrayLike, losses_nats: ArrayLike, *, rtol: float = 0.01) -> list[BudgetCoverage]:
+    """Per budget (runs whose FLOPs agree within ``rtol``), where the least loss sits among the sizes.
+
+    Several seeds of one size are averaged before the least loss is found.
+    """
+    flops, n_params, losses = (np.asarray(a, dtype=float) for a in (flops, n_params, losses_nats))
+    if not flops.shape == n_params.shape == losses.shape or flops.ndim != 1:
+        raise ValueError("flops, n_params and losses_nats must be 1-d arrays of one length")
+    coverage, order = [], np.argsort(flops)
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and math.isclose(flops[i], flops[groups[-1][0]], rel_tol=rtol):
+            groups[-1].append(int(i))
+        else:
+            groups.append([int(i)])
+    for group in groups:
+        sizes = np.unique(n_params[group])
+        mean_loss = [float(np.mean(losses[[i for i in group if n_params[i] == size]])) for size in sizes]
+        coverage.append(BudgetCoverage(float(flops[group[0]]), tuple(float(s) for s in sizes), int(np.argmin(mean_loss))))
+    return coverage
+
+
+def sizes_around(best: int, available: Sequence[int], *, each_side: int = 3) -> list[int]:
+    """The ``each_side`` values of ``available`` below ``best``, ``best`` itself and ``each_side`` above
+    (fewer at the ends of ``available``): the sizes to sample at a budget whose optimum is near ``best``."""
+    each_side = positive_int("each_side", each_side)
+    ordered = sorted(set(available))
+    if best not in ordered:
+        raise ValueError(f"best must be one of available ({', '.join(map(str, ordered))}), got {best!r}")
+    i = ordered.index(best)
+    return ordered[max(0, i - each_side): i + each_side + 1]
