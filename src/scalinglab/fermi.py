@@ -11,6 +11,10 @@ Sources named below:
 - Brown et al. (2020), "Language Models are Few-Shot Learners", arXiv:2005.14165.
 - Hoffmann et al. (2022), "Training Compute-Optimal Large Language Models",
   arXiv:2203.15556.
+- Pearce and Song (2024), "Reconciling Kaplan and Chinchilla Scaling Laws",
+  arXiv:2406.12907.
+- Porian et al. (2024), "Resolving Discrepancies in Compute-Optimal Scaling of Language
+  Models", arXiv:2406.19146.
 - Rajbhandari et al. (2020), "ZeRO: Memory Optimizations Toward Training Trillion
   Parameter Models", arXiv:1910.02054.
 - NVIDIA A100 Tensor Core GPU datasheet (2020) and H100 Tensor Core GPU datasheet (2022).
@@ -72,6 +76,23 @@ def training_flops(n_params: float, n_tokens: float) -> float:
     difference is small. Attention over the context is left out.
     """
     return 6.0 * positive_float("n_params", n_params) * positive_float("n_tokens", n_tokens)
+
+
+def head_flops_per_token(d_model: int, vocab_size: int) -> int:
+    """Training FLOPs per token of the output head (unembedding), ``6 d_model vocab_size``.
+
+    The head multiplies the final ``d_model``-vector by a ``d_model x vocab_size`` matrix:
+    ``2 d_model vocab_size`` FLOPs forward (a multiply and an add per weight), twice that
+    backward (the gradients of its input and of its weight), whether or not the matrix is
+    tied to the token embedding. Kaplan et al.'s (2020) ``6 N`` leaves it out, since their N
+    counts no embedding parameters; Pearce and Song (2024) and Porian et al. (2024) trace
+    much of the gap between Kaplan's and Chinchilla's compute-optimal exponents to leaving
+    out the embedding parameters and this head's compute, which is a large share of the
+    FLOPs of small models with large vocabularies. Softmax and the loss are not counted.
+    """
+    d_model = positive_int("d_model", d_model)
+    vocab_size = positive_int("vocab_size", vocab_size)
+    return 6 * d_model * vocab_size
 
 
 def attention_flops_ratio(n_ctx: int, d_model: int) -> float:

@@ -2,7 +2,8 @@
 
 Both models share one interface: ``model(idx, targets)`` returns ``(logits, loss)``,
 ``model.n_params(embedding=...)`` counts parameters, and ``model.flops_per_token()``
-estimates training FLOPs per token.
+estimates training FLOPs per token the Kaplan way (``model.flops_per_token_with_head()``
+adds the output head's).
 
 Which parameters count as **embedding** (Kaplan et al. 2020 leave them out of N):
 the token embedding (``vocab_size x d_model``), the learned position embedding
@@ -27,6 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .fermi import head_flops_per_token
 from .runs import MODEL_CONFIGS, GPTConfig, LSTMConfig, ModelConfig
 
 __all__ = ["GPT", "LSTM", "MODELS", "GPTConfig", "LSTMConfig", "ModelConfig", "build_model"]
@@ -42,7 +44,7 @@ def build_model(config: ModelConfig) -> GPT | LSTM:
 
 
 class _LanguageModel(nn.Module):
-    """What the GPT and the LSTM share: the loss, and parameter counting."""
+    """What the GPT and the LSTM share: the loss, parameter counting and the head's FLOPs."""
 
     config: ModelConfig
 
@@ -60,6 +62,23 @@ class _LanguageModel(nn.Module):
         if embedding:
             return total
         return total - sum(p.numel() for p in self._embedding_parameters())
+
+    def flops_per_token(self) -> int:
+        """Training FLOPs per token, the Kaplan et al. (2020) way (see each model)."""
+        raise NotImplementedError
+
+    def flops_per_token_with_head(self) -> int:
+        """Training FLOPs per token with the output head: ``flops_per_token()`` plus
+        ``6 d_model vocab_size`` (:func:`scalinglab.fermi.head_flops_per_token`).
+
+        The unembedding matmul costs ``2 d_model vocab_size`` FLOPs forward and twice that
+        backward, tied or not; ``flops_per_token()`` leaves it out, as Kaplan et al. (2020)
+        did. This is the count Pearce and Song (2024) and Porian et al. (2024) argue for
+        when comparing compute-optimal exponents: for small models with a large vocabulary
+        the head is a large share of the compute. Recorded runs store
+        ``flops_per_token()``; the head term follows from their config.
+        """
+        return self.flops_per_token() + head_flops_per_token(self.config.d_model, self.config.vocab_size)
 
     def _loss(
         self, logits: torch.Tensor, targets: torch.Tensor | None, reduction: str

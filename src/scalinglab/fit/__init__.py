@@ -5,6 +5,12 @@
 * :func:`fit_power_law` (``power_law.py``): y = E + (x0 / x)^alpha, fitted in log space;
 * :func:`fit_chinchilla` (``chinchilla.py``): L(N, D) = E + A / N^alpha + B / D^beta with
   the Huber loss of Hoffmann et al. (2022), and the compute-optimal allocation it implies;
+  the published constants in :data:`PUBLISHED_CHINCHILLA_FITS`;
+* :func:`fit_kaplan` (``kaplan.py``): Kaplan et al.'s (2020) L(N, D) =
+  [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D, optionally plus a constant;
+* :func:`steps_and_tokens_to_reach`, :func:`fit_critical_batch` and
+  :func:`fit_critical_batch_size` (``critical_batch.py``): the steps-tokens trade-off at a
+  loss, B_crit = E_min / S_min (McCandlish et al. 2018), and B_crit(L) = B_* / L^(1/alpha_B);
 * :func:`isoflop_profiles` (``isoflop.py``): N_opt at each compute budget, and N_opt ∝ C^a;
 * :func:`fit_data_constrained` (``data_constrained.py``): loss against epochs at a fixed
   budget, L(k) = E + (D0 / D'(k))^beta with Muennighoff et al.'s effective data D';
@@ -14,30 +20,49 @@ Every fit returns a :class:`LawFit` (``result.py``): the parameters as attribute
 ``parameters``, ``intervals`` at ``level``, ``converged``, ``n_points``, the bootstrap
 resamples kept (``n_bootstrap``) and dropped (``n_bootstrap_dropped``), and ``predict``.
 The power law and the Chinchilla law share the optimiser of ``_optimizer.py``: the Huber
-loss of the log residuals, many starts, a batched L-BFGS and the bootstrap. A new law
-is a new file: a :class:`LawFit` subclass and its ``fit_`` function.
+loss of the log residuals, many starts, a batched L-BFGS and the bootstrap; the Kaplan
+law and the critical-batch trade-off use its pieces with objectives of their own. A new
+law is a new file: a :class:`LawFit` subclass and its ``fit_`` function.
 """
 
-from .chinchilla import ChinchillaFit, fit_chinchilla
+from .chinchilla import PUBLISHED_CHINCHILLA_FITS, ChinchillaFit, fit_chinchilla
+from .critical_batch import (
+    CriticalBatchFit,
+    CriticalBatchSizeFit,
+    fit_critical_batch,
+    fit_critical_batch_size,
+    steps_and_tokens_to_reach,
+    tokens_to_reach,
+)
 from .data_constrained import DataConstrainedFit, fit_data_constrained
 from .frontier import frontier, record_frontier
 from .isoflop import IsoFLOPFit, isoflop_profiles
+from .kaplan import KaplanFit, fit_kaplan
 from .power_law import PowerLawFit, fit_power_law
 from .result import LawFit
 from .transfer import TransferLawFit, fit_transfer_law
 
 __all__ = [
+    "PUBLISHED_CHINCHILLA_FITS",
     "ChinchillaFit",
+    "CriticalBatchFit",
+    "CriticalBatchSizeFit",
     "DataConstrainedFit",
     "IsoFLOPFit",
+    "KaplanFit",
     "LawFit",
     "PowerLawFit",
     "TransferLawFit",
     "fit_chinchilla",
+    "fit_critical_batch",
+    "fit_critical_batch_size",
     "fit_data_constrained",
+    "fit_kaplan",
     "fit_power_law",
     "fit_transfer_law",
     "frontier",
     "isoflop_profiles",
     "record_frontier",
+    "steps_and_tokens_to_reach",
+    "tokens_to_reach",
 ]

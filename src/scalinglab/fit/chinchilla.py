@@ -1,7 +1,13 @@
-"""The Chinchilla law, L(N, D) = E + A / N^alpha + B / D^beta, and the allocation it implies."""
+"""The Chinchilla law, L(N, D) = E + A / N^alpha + B / D^beta, and the allocation it implies.
+
+The published constants are in :data:`PUBLISHED_CHINCHILLA_FITS`; a law written down from
+them (``ChinchillaFit.from_parameters``) gives the compute-optimal allocation of a budget
+with ``compute_optimal``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +29,20 @@ from .result import LawFit
 
 #: Grid starts refined with L-BFGS-B (the best of the paper's 4,500 by objective value).
 _STARTS = 16
+
+#: Published fits of L(N, D) = E + A / N^alpha + B / D^beta: name -> parameters (L in
+#: nats/token, N parameters with embeddings, D tokens; MassiveText). Quoted, not fitted here.
+#:
+#: * Hoffmann et al. (2022), eq. (10), their approach 3.
+#: * Besiroglu et al. (2024), "Chinchilla Scaling: A replication attempt", arXiv:2404.10102:
+#:   the same procedure refitted to data read off Hoffmann et al.'s Figure 4. Approach 3's
+#:   published fit stopped before converging (a loss too small for the optimiser's
+#:   tolerance) and was rounded; the refit agrees with approaches 1 and 2, about 20 tokens
+#:   per parameter at Chinchilla's budget.
+PUBLISHED_CHINCHILLA_FITS: dict[str, dict[str, float]] = {
+    "Hoffmann et al. 2022, approach 3": {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28},
+    "Besiroglu et al. 2024 refit": {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658},
+}
 
 
 @dataclass(frozen=True, repr=False)
@@ -58,6 +78,24 @@ class ChinchillaFit(LawFit):
     def b(self) -> float:
         """Exponent of the compute-optimal data, D_opt ∝ C^b, b = alpha / (alpha + beta)."""
         return self.alpha / (self.alpha + self.beta)
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, float]) -> ChinchillaFit:
+        """The law with the given ``E``, ``A``, ``B``, ``alpha`` and ``beta`` (each > 0), e.g.
+        one of :data:`PUBLISHED_CHINCHILLA_FITS`: a law written down, not fitted here
+        (``n_points`` 0, no intervals, ``loss`` NaN).
+
+        Raises:
+            ValueError: a parameter missing, unknown or not a finite number > 0.
+        """
+        names = set(cls.PARAMETERS)
+        if set(parameters) != names:
+            raise ValueError(
+                f"parameters must have exactly the keys {', '.join(cls.PARAMETERS)}, "
+                f"got {', '.join(map(str, parameters))}"
+            )
+        values = {name: positive_float(name, parameters[name]) for name in cls.PARAMETERS}
+        return cls(**values, converged=True, loss=float("nan"))
 
     def predict(self, N: ArrayLike, D: ArrayLike) -> np.ndarray:
         """L(N, D) = E + A / N^alpha + B / D^beta (N parameters, D tokens; broadcast)."""
