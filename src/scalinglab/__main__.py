@@ -1,12 +1,14 @@
-"""The command line: ``python -m scalinglab sweep GRID.toml --out results/NAME`` and ``show``."""
+"""The command line: ``python -m scalinglab sweep GRID.toml --out results/NAME``, ``show`` and ``report``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from concurrent.futures import Executor
 
+from . import report
 from .results import load_table
 from .sweep import InProcessExecutor, load_grid, process_pool, run_sweep
 
@@ -21,6 +23,11 @@ scalinglab: run and inspect sweeps of training runs.
 
   python -m scalinglab show results/NAME
       Print the runs of a results store as a table.
+
+  python -m scalinglab report [--json] [--results DIR]
+      Check the course's claims against the recorded stores (default DIR: the
+      repository's results/): each claim's measured value, its 90% interval, the
+      reference it is tested against and the verdict; --json writes a list of rows.
 """
 
 
@@ -52,9 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     show = commands.add_parser("show", help="print the runs of a results store")
     show.add_argument("store", help="results store directory")
+    check = commands.add_parser("report", help="check the course's claims against the recorded stores")
+    check.add_argument("--json", action="store_true", help="write the rows as a JSON list")
+    check.add_argument("--results", default=None,
+                       help="directory of results stores (default: the repository's results/)")
     args = parser.parse_args(argv)
 
     try:
+        if args.command == "report":
+            if args.results is not None and not os.path.isdir(args.results):
+                raise ValueError(f"--results must be a directory of results stores, got {args.results!r}")
+            found = report.rows(args.results)
+            print(json.dumps(found, indent=2) if args.json else report.to_text(found))
+            return 0
         if args.command == "show":
             table = load_table(args.store)
             print(f"{args.store}: {len(table)} runs")

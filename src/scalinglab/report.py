@@ -1,0 +1,506 @@
+"""What reproduces here: claims of the lectures and the literature, checked against the recorded stores.
+
+A :class:`Claim` is one sentence the course teaches or a paper reports, the recorded store
+it is tested on (``results/NAME``), the value the sentence predicts (``reference``, a
+literature constant or computed from the store, e.g. the corpus's entropy rate), and a
+``measure(table)`` that fits the store's runs and returns a :class:`Measurement`: the
+measured value with its 90% interval. Whether the claim reproduces is never typed: the
+claim's :class:`Rule` computes it from the interval (by default, the interval holds the
+reference). A store that is missing, or holds too few runs for the fit, gives a row with
+no numbers and the note ``"not recorded yet: results/NAME has K runs"``::
+
+    for row in rows():                       # one dict a claim, in the order registered
+        print(row["claim"], row["measured"], row["low"], row["high"], row["reproduces"])
+    print(to_text(rows()))                   # what ``python -m scalinglab report`` prints
+
+A new claim is one measure function, built from the helpers below (one a kind of fit:
+:func:`power_law_in_size`, :func:`chinchilla_law`, :func:`isoflop_law`, and
+:func:`from_interval` to read a parameter off a fit), and one :func:`register` call.
+
+Needs no torch: it reads stores with :mod:`scalinglab.results` and fits with
+:mod:`scalinglab.fit`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .corpora import CorpusConfig, corpus_kind
+from .fit import ChinchillaFit, IsoFLOPFit, LawFit, PowerLawFit, fit_chinchilla, fit_power_law, isoflop_profiles
+from .results import RunTable, load_table, recorded_store
+from .store import STORE_MARKER
+
+LEVEL = 0.9
+"""Central probability of every interval of the report."""
+N_BOOTSTRAP = 400
+"""Bootstrap resamples of every bootstrapped fit."""
+SEED = 0
+"""Seed of every bootstrap: the same store gives the same rows."""
+MIN_SIZES = 4
+"""Model sizes a power law in N needs (three parameters, and one point to spare)."""
+
+ROW_KEYS = ("claim", "measured", "low", "high", "reference", "source", "reproduces")
+"""The keys every row has (``--json`` writes them); rows also carry ``text``,
+``reference_source``, ``rule`` and ``note``."""
+
+VERDICTS = {True: "reproduces", False: "does not reproduce"}
+NOT_RECORDED = "not recorded yet"
+CANNOT_MEASURE = "cannot be measured"
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+
+class NotRecordedYet(ValueError):
+    """Raised by a measure function when its store lacks runs the fit needs (e.g. too few
+    sizes or budgets): the row says "not recorded yet" with this message."""
+
+
+class CannotMeasure(ValueError):
+    """Raised by a measure function when the runs are there but the quantity is undefined
+    (e.g. a loss at or below the entropy, whose log excess does not exist, or a fit that
+    did not converge): the row says so, with no numbers."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a claim's measure function found in its store.
+
+    Attributes:
+        measured: the fitted value.
+        low, high: its ``LEVEL`` interval.
+        reference: the value the claim predicts when it is computed from the store (the
+            corpus's entropy rate); None when the claim's own ``reference`` is a constant.
+        note: how it was measured (points, resamples, what was left out).
+    """
+
+    measured: float
+    low: float
+    high: float
+    reference: float | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("measured", "low", "high") + (("reference",) if self.reference is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if not self.low <= self.high:
+            raise ValueError(f"low must not exceed high, got low={self.low}, high={self.high}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a claim's verdict follows from its measurement: the interval [low, high] must
+    hold the reference and, with a ``relative_tolerance``, the measured value must also
+    lie within that fraction of the reference."""
+
+    relative_tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        tolerance = self.relative_tolerance
+        if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+                                      or not 0 < tolerance < 1):
+            raise ValueError(f"relative_tolerance must be None or a number in (0, 1), got {tolerance!r}")
+
+    def __call__(self, measurement: Measurement, reference: float) -> bool:
+        """Whether the claim reproduces."""
+        inside = measurement.low <= reference <= measurement.high
+        if self.relative_tolerance is None:
+            return bool(inside)
+        close = abs(measurement.measured - reference) <= self.relative_tolerance * abs(reference)
+        return bool(inside and close)
+
+    def describe(self) -> str:
+        """The rule in words."""
+        words = f"the {LEVEL:.0%} interval holds the reference"
+        if self.relative_tolerance is not None:
+            words += f" and the measured value lies within {self.relative_tolerance:.0%} of it"
+        return words
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim tested against one recorded store.
+
+    Attributes:
+        name: a snake_case id (the ``claim`` of its row).
+        claim: the sentence of the lecture or literature that it tests.
+        source: the recorded store's name under ``results/`` (``"gpt_zipf_ladder"``).
+        reference_source: where the reference comes from ("Kaplan et al. 2020", "corpus
+            entropy rate").
+        measure: ``measure(table)`` -> :class:`Measurement`, from the store's
+            :class:`~scalinglab.results.RunTable`; raises :class:`NotRecordedYet` when the
+            store lacks runs it needs, :class:`CannotMeasure` when the quantity is undefined.
+        reference: the predicted value when it is a constant (0.73); None when the
+            measurement computes it from the store.
+        rule: how the verdict follows from the interval (:class:`Rule`).
+        min_runs: runs the store must hold before ``measure`` is tried.
+    """
+
+    name: str
+    claim: str
+    source: str
+    reference_source: str
+    measure: Callable[[RunTable], Measurement]
+    reference: float | None = None
+    rule: Rule = field(default_factory=Rule)
+    min_runs: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(f"name must be a snake_case id, got {self.name!r}")
+        for name in ("claim", "reference_source"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        if not isinstance(self.source, str) or not self.source or "/" in self.source:
+            raise ValueError(f"source must be the name of a store in results/, got {self.source!r}")
+        if not callable(self.measure):
+            raise ValueError(f"measure must be a function of a RunTable, got {self.measure!r}")
+        if self.reference is not None:
+            if isinstance(self.reference, bool) or not isinstance(self.reference, (int, float)) \
+                    or not math.isfinite(self.reference):
+                raise ValueError(f"reference must be None or a finite number, got {self.reference!r}")
+            object.__setattr__(self, "reference", float(self.reference))
+        if not isinstance(self.rule, Rule):
+            raise ValueError(f"rule must be a Rule, got {self.rule!r}")
+        if isinstance(self.min_runs, bool) or not isinstance(self.min_runs, int) or self.min_runs < 1:
+            raise ValueError(f"min_runs must be a positive integer, got {self.min_runs!r}")
+
+    def evaluate(self, table: RunTable | None) -> dict[str, Any]:
+        """This claim's row, measured on ``table`` (None: the store does not exist)."""
+        row: dict[str, Any] = {
+            "claim": self.name, "measured": None, "low": None, "high": None, "reference": self.reference,
+            "source": self.source, "reproduces": None, "text": self.claim,
+            "reference_source": self.reference_source, "rule": self.rule.describe(), "note": "",
+        }
+        recorded = f"{NOT_RECORDED}: results/{self.source} has {0 if table is None else len(table)} runs"
+        if table is None or len(table) < self.min_runs:
+            row["note"] = recorded + ("" if table is None else f" (this claim needs at least {self.min_runs})")
+            return row
+        try:
+            measurement = self.measure(table)
+        except NotRecordedYet as error:
+            row["note"] = f"{recorded} ({error})"
+            return row
+        except CannotMeasure as error:
+            row["note"] = f"{CANNOT_MEASURE}: {error}"
+            return row
+        if not isinstance(measurement, Measurement):
+            raise ValueError(f"claim {self.name!r}: measure must return a Measurement, got {measurement!r}")
+        reference = self.reference if measurement.reference is None else measurement.reference
+        if reference is None:
+            raise ValueError(f"claim {self.name!r}: give reference, or return it in the Measurement")
+        if self.reference is not None and measurement.reference is not None and measurement.reference != self.reference:
+            raise ValueError(f"claim {self.name!r}: the measurement's reference {measurement.reference} "
+                             f"contradicts the claim's {self.reference}")
+        row.update(measured=measurement.measured, low=measurement.low, high=measurement.high, reference=reference,
+                   reproduces=self.rule(measurement, reference), note=measurement.note)
+        return row
+
+
+CLAIMS: dict[str, Claim] = {}
+"""The registry: name -> :class:`Claim`, in the order registered (the order of the rows)."""
+
+
+def register(claim: Claim) -> Claim:
+    """Add ``claim`` to :data:`CLAIMS` and return it; a name registered twice is an error."""
+    if not isinstance(claim, Claim):
+        raise ValueError(f"claim must be a Claim, got {type(claim).__name__}")
+    if claim.name in CLAIMS:
+        raise ValueError(f"claim {claim.name!r} is registered twice")
+    CLAIMS[claim.name] = claim
+    return claim
+
+
+# ---------------------------------------------------------------------------
+# Reading the stores
+
+
+def store_table(name: str, results_dir: str | os.PathLike[str] | None = None) -> RunTable | None:
+    """The runs of the store ``name``: in ``results_dir`` when given, else the repository's
+    ``results/`` as :func:`~scalinglab.results.recorded_store` finds it; None when there is
+    no such store."""
+    if results_dir is None:
+        try:
+            path = recorded_store(name)
+        except ValueError:
+            return None
+    else:
+        path = Path(results_dir) / name
+        if not (path / STORE_MARKER).exists():
+            return None
+    return load_table(path)
+
+
+def rows(results_dir: str | os.PathLike[str] | None = None, claims: list[Claim] | None = None) -> list[dict[str, Any]]:
+    """One row a claim (default: every registered claim), measured on the stores in
+    ``results_dir`` (default: the repository's ``results/``).
+
+    Each row is a dict with the keys :data:`ROW_KEYS` (``measured``, ``low``, ``high``,
+    ``reference`` floats or None; ``reproduces`` True, False or None when not measured),
+    plus ``text`` (the claim's sentence), ``reference_source``, ``rule`` and ``note``.
+
+    Raises:
+        ValueError: ``results_dir`` is not a directory; a store whose runs break a
+            claim's assumptions (e.g. runs on two corpora).
+    """
+    if results_dir is not None and not Path(results_dir).is_dir():
+        raise ValueError(f"results_dir must be a directory of results stores, got {str(results_dir)!r}")
+    chosen = list(CLAIMS.values()) if claims is None else claims
+    tables: dict[str, RunTable | None] = {}
+    found = []
+    for claim in chosen:
+        if claim.source not in tables:
+            tables[claim.source] = store_table(claim.source, results_dir)
+        found.append(claim.evaluate(tables[claim.source]))
+    return found
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """"reproduces", "does not reproduce", "not recorded yet" or "cannot be measured"."""
+    if row["reproduces"] is not None:
+        return VERDICTS[row["reproduces"]]
+    return CANNOT_MEASURE if row.get("note", "").startswith(CANNOT_MEASURE) else NOT_RECORDED
+
+
+def to_text(found: list[dict[str, Any]], *, details: bool = True) -> str:
+    """A fixed-width table of ``found`` (rows of :func:`rows`): claim, measured [low, high],
+    reference (source), verdict; with ``details``, :func:`describe` below it."""
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4g}"
+
+    lines = [("claim", f"measured [{LEVEL:.0%} interval]", "reference (source)", "verdict")]
+    for row in found:
+        measured = "-" if row["measured"] is None else (
+            f"{number(row['measured'])} [{number(row['low'])}, {number(row['high'])}]")
+        reference = f"{number(row['reference'])} ({row.get('reference_source', row['source'])})"
+        lines.append((row["claim"], measured, reference, verdict(row)))
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    text = "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+    return text + "\n\n" + describe(found) if details else text
+
+
+def describe(found: list[dict[str, Any]]) -> str:
+    """Each row of ``found`` in words: the claim's sentence, its rule and its note."""
+    blocks = []
+    for row in found:
+        lines = [f"{row['claim']} (results/{row['source']}): {row.get('text', '')}"]
+        lines += [f"  {label}{row[key]}" for key, label in (("rule", "rule: "), ("note", "")) if row.get(key)]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+# ---------------------------------------------------------------------------
+# Helpers the measure functions share: the store's corpus, and one a kind of fit
+
+
+def one_corpus(table: RunTable) -> CorpusConfig:
+    """The corpus config every run of ``table`` trained on; ``ValueError`` when there are several."""
+    corpora = list(dict.fromkeys(result.config.corpus for result in table.results))
+    if len(corpora) != 1:
+        raise ValueError(f"the runs of {', '.join(table.sources)} must share one corpus, got {len(corpora)}: "
+                         + "; ".join(map(repr, corpora)))
+    return corpora[0]
+
+
+def entropy_rate(table: RunTable) -> float:
+    """The entropy rate (nats/token) of the one corpus of ``table``'s runs, from its kind."""
+    corpus = one_corpus(table)
+    rate = corpus_kind(corpus.kind).entropy_rate_nats
+    if rate is None:
+        raise ValueError(f"corpus kind {corpus.kind!r} of {', '.join(table.sources)} has no entropy rate")
+    return float(rate(corpus))
+
+
+def _quietly(fit: Callable[[], LawFit]) -> LawFit:
+    """``fit()`` with its RuntimeWarnings silenced: what they say (resamples dropped,
+    budgets dropped, no convergence) is in the fit's fields, and the notes report it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fit()
+
+
+def _bootstrap_note(fit: LawFit, of: str) -> str:
+    dropped = f" ({fit.n_bootstrap_dropped} more dropped: their fit failed)" if fit.n_bootstrap_dropped else ""
+    return f"{fit.n_bootstrap} bootstrap resamples of the {of}{dropped}"
+
+
+def from_interval(fit: LawFit, parameter: str, note: str, reference: float | None = None) -> Measurement:
+    """The Measurement of ``fit``'s ``parameter`` and its interval, with ``note``."""
+    if not fit.converged:
+        raise CannotMeasure(f"the fit did not converge ({note})")
+    low, high = fit.intervals.get(parameter, (math.nan, math.nan))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise CannotMeasure(f"no {LEVEL:.0%} interval for {parameter} ({note})")
+    return Measurement(getattr(fit, parameter), low, high, reference, note)
+
+
+def power_law_in_size(table: RunTable, offset: float = 0.0, *, irreducible: bool = True) -> tuple[PowerLawFit, str]:
+    """``fit_power_law`` of final loss (less ``offset``) against non-embedding parameters,
+    bootstrapped by size, and a note saying so.
+
+    Each size is one point: the geometric mean over its runs (seeds) of ``loss - offset``.
+    The fit is least squares in log space, so with the same number of seeds at every
+    size this is the fit to every run, and resampling the points resamples the sizes
+    with all their seeds together.
+
+    Raises:
+        NotRecordedYet: fewer than :data:`MIN_SIZES` sizes.
+        CannotMeasure: a run's loss at or below ``offset``.
+    """
+    groups = table.group_by("result.n_params")
+    if len(groups) < MIN_SIZES:
+        raise NotRecordedYet(f"{len(groups)} model sizes; the fit needs at least {MIN_SIZES}")
+    excess = table.column("result.final_val_loss_nats") - offset
+    if np.any(excess <= 0):
+        raise CannotMeasure(f"{np.count_nonzero(excess <= 0)} of {len(table)} runs have a loss at or below "
+                            f"{offset:.4g} nats/token, so log(L - {offset:.4g}) is undefined")
+    sizes = np.array(list(groups), dtype=float)
+    y = np.array([np.exp(np.mean(np.log(group.column("result.final_val_loss_nats") - offset)))
+                  for group in groups.values()])
+    fit = _quietly(lambda: fit_power_law(sizes, y, irreducible=irreducible, n_bootstrap=N_BOOTSTRAP, seed=SEED,
+                                         level=LEVEL))
+    seeds = sorted({len(group) for group in groups.values()})
+    per_size = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
+    note = f"{len(groups)} sizes ({len(table)} runs, {per_size} a size), {_bootstrap_note(fit, 'sizes')}"
+    return fit, note
+
+
+def chinchilla_law(table: RunTable) -> tuple[ChinchillaFit, str]:
+    """``fit_chinchilla`` of final loss on (non-embedding parameters, training tokens),
+    bootstrapped by run, and a note saying so."""
+    N = table.column("result.n_params").astype(float)
+    D = table.column("result.tokens").astype(float)
+    L = table.column("result.final_val_loss_nats").astype(float)
+    fit = _quietly(lambda: fit_chinchilla(N, D, L, n_bootstrap=N_BOOTSTRAP, seed=SEED, level=LEVEL))
+    return fit, f"{len(table)} runs, {_bootstrap_note(fit, 'runs')}"
+
+
+def isoflop_law(table: RunTable, n_params: str = "result.n_params") -> tuple[IsoFLOPFit, str]:
+    """``isoflop_profiles`` of final loss against the parameter count ``n_params`` (a column)
+    at each run's FLOP budget (``config.flops``), and a note saying so.
+
+    The interval of ``a`` is isoflop_profiles' Student-t interval of the slope of ln N_opt
+    on ln C (it needs three budgets with a minimum).
+
+    Raises:
+        ValueError: a run with a token budget rather than a FLOP budget.
+        NotRecordedYet: fewer than three budgets with a minimum.
+    """
+    flops = table.column("config.flops")
+    if any(value is None for value in flops):
+        raise ValueError(f"every run of {', '.join(table.sources)} must have a FLOP budget (config.flops)")
+    N = table.column(n_params).astype(float)
+    D = table.column("result.tokens").astype(float)
+    L = table.column("result.final_val_loss_nats").astype(float)
+    try:
+        fit = _quietly(lambda: isoflop_profiles(flops.astype(float), N, L, n_tokens=D, level=LEVEL))
+    except ValueError as error:
+        raise NotRecordedYet(str(error)) from error
+    if fit.budgets.size < 3:
+        raise NotRecordedYet(f"{fit.budgets.size} budgets with a minimum; an interval needs 3")
+    dropped = f", {len(fit.dropped)} dropped ({', '.join(sorted(set(fit.dropped.values())))})" if fit.dropped else ""
+    return fit, f"{fit.budgets.size} budgets{dropped}, {fit.n_points} runs; Student-t interval over the budgets"
+
+
+# ---------------------------------------------------------------------------
+# The claims
+
+KAPLAN_ALLOCATION_EXPONENT = 0.73
+"""N_opt ∝ C^0.73, parameters counted without embeddings (Kaplan et al. 2020)."""
+CHINCHILLA_ALLOCATION_EXPONENT = 0.5
+"""N_opt ∝ C^0.5, parameters counted with embeddings (Hoffmann et al. 2022)."""
+ENTROPY_TOLERANCE = 0.02
+"""How close (a fraction of the entropy) a free fit's constant must come to the entropy."""
+
+
+def _irreducible_loss(table: RunTable) -> Measurement:
+    fit, note = power_law_in_size(table)
+    return from_interval(fit, "E", f"E of L(N) = E + (N0/N)^alpha: {note}", entropy_rate(table))
+
+
+def _exponent_at_entropy(table: RunTable) -> Measurement:
+    corpus = one_corpus(table)
+    if "zipf_exponent" not in corpus_kind(corpus.kind).all_parameters:
+        raise ValueError(f"the runs of {', '.join(table.sources)} must be on a Zipf corpus, got kind {corpus.kind!r}")
+    fit, note = power_law_in_size(table, entropy_rate(table), irreducible=False)
+    return from_interval(fit, "alpha", f"alpha of L(N) - H = (N0/N)^alpha: {note}", corpus.zipf_exponent - 1)
+
+
+def _chinchilla_irreducible_loss(table: RunTable) -> Measurement:
+    fit, note = chinchilla_law(table)
+    return from_interval(fit, "E", f"E of L(N, D) = E + A/N^alpha + B/D^beta: {note}", entropy_rate(table))
+
+
+def _allocation(n_params: str) -> Callable[[RunTable], Measurement]:
+    def measure(table: RunTable) -> Measurement:
+        fit, note = isoflop_law(table, n_params)
+        return from_interval(fit, "a", f"a of N_opt ∝ C^a ({n_params}): {note}")
+
+    return measure
+
+
+register(Claim(
+    name="zipf_irreducible_loss",
+    claim="The constant E of the power law L(N) = E + (N0/N)^alpha in model size is the entropy rate "
+          "of the data: the loss no model can beat.",
+    source="gpt_zipf_ladder",
+    reference_source="corpus entropy rate",
+    measure=_irreducible_loss,
+    rule=Rule(relative_tolerance=ENTROPY_TOLERANCE),
+    min_runs=MIN_SIZES,
+))
+
+register(Claim(
+    name="zipf_exponent_at_entropy",
+    claim="When rules are used with Zipf frequencies p_k ∝ k^-(1+a) (a = zipf_exponent - 1), the loss "
+          "above the entropy falls as N^-a: the quantization model.",
+    source="gpt_zipf_ladder",
+    reference_source="Michaud et al. 2023",
+    measure=_exponent_at_entropy,
+    min_runs=MIN_SIZES,
+))
+
+register(Claim(
+    name="chinchilla_form_irreducible_loss",
+    claim="The constant E of the Chinchilla form L(N, D) = E + A/N^alpha + B/D^beta is the entropy "
+          "rate of the data.",
+    source="isoflop_zipf_1k",
+    reference_source="corpus entropy rate",
+    measure=_chinchilla_irreducible_loss,
+    min_runs=10,
+))
+
+register(Claim(
+    name="allocation_exponent_non_embedding",
+    claim=f"Counting parameters without the embeddings, the compute-optimal size grows as "
+          f"N_opt ∝ C^{KAPLAN_ALLOCATION_EXPONENT}.",
+    source="isoflop_zipf_1k",
+    reference_source="Kaplan et al. 2020",
+    reference=KAPLAN_ALLOCATION_EXPONENT,
+    measure=_allocation("result.n_params"),
+    min_runs=9,
+))
+
+register(Claim(
+    name="allocation_exponent_all_parameters",
+    claim=f"Counting every parameter, embeddings included, the compute-optimal size grows as "
+          f"N_opt ∝ C^{CHINCHILLA_ALLOCATION_EXPONENT}.",
+    source="isoflop_zipf_1k",
+    reference_source="Hoffmann et al. 2022",
+    reference=CHINCHILLA_ALLOCATION_EXPONENT,
+    measure=_allocation("result.n_params_with_embedding"),
+    min_runs=9,
+))
