@@ -29,6 +29,7 @@ PROVENANCE = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:
 LADDER_CLAIMS = ("zipf_irreducible_loss", "zipf_exponent_at_entropy")
 ISOFLOP_CLAIMS = ("chinchilla_form_irreducible_loss", "allocation_exponent_non_embedding",
                   "allocation_exponent_all_parameters")
+LATER_CLAIMS = ("kaplan_overfitting_exponent", "critical_batch_size_exponent")
 
 
 def _write(path, results):
@@ -102,8 +103,59 @@ def measured(fake_result, tmp_path_factory):
     return measure
 
 
+def overfitting_results(fake_result, *, ratio=0.74, alpha_d=0.3, E=H, noise=0.002):
+    """Runs of four widths on datasets of 0.25M to 8M unique tokens whose early-stopped loss
+    follows Kaplan's L(N, D) = E + [(N_c/N)^(ratio) + D_c/D]^alpha_d (ratio = alpha_N/alpha_D)."""
+    rng, results = np.random.default_rng(2), []
+    n_c, d_c = 24 * 16**2 * 3.0, 2e5
+    for d in (16, 32, 64, 128):
+        n = 24 * d**2
+        for unique in (250_000, 500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000):
+            loss = (E + ((n_c / n) ** ratio + d_c / unique) ** alpha_d) * np.exp(rng.normal(0, noise))
+            config = TrainConfig(model=GPTConfig(n_layer=2, n_head=2, d_model=d, n_ctx=64), corpus=CORPUS,
+                                 tokens=8 * unique, unique_tokens=unique)
+            results.append(fake_result(config, n_params=n, loss=float(loss)))
+    return results
+
+
+def batch_scan_results(fake_result, *, alpha_b=0.21, noise=0.0):
+    """Runs of two widths at five batch sizes whose learning curves obey McCandlish et al.'s
+    trade-off, S(L) = S_min(L) (1 + B_crit(L)/B), with B_crit(L) = B* / L^(1/alpha_b) tokens."""
+    rng, results, n_ctx = np.random.default_rng(3), [], 64
+    losses = np.geomspace(3.0, 0.9, 40)
+    for d, scale in ((32, 1.0), (64, 0.6)):
+        s_min = scale * 200 * (losses - 0.5) ** -2.0
+        b_crit = 2e3 * losses ** (-1 / alpha_b)
+        for batch in (8, 16, 32, 64, 128):
+            tokens = batch * n_ctx * s_min * (1 + b_crit / (batch * n_ctx))
+            config = TrainConfig(model=GPTConfig(n_layer=2, n_head=2, d_model=d, n_ctx=n_ctx), corpus=CORPUS,
+                                 tokens=int(tokens[-1]), batch_size=batch, n_evals=len(losses))
+            curve = losses * np.exp(rng.normal(0, noise, len(losses)))
+            results.append(fake_result(config, n_params=24 * d**2, val_tokens=[int(t) for t in tokens],
+                                       val_loss_nats=[float(v) for v in curve], final_val_loss_nats=float(curve[-1])))
+    return results
+
+
 # ---------------------------------------------------------------------------
 # The claims on synthetic stores
+
+
+def test_the_overfitting_exponent_is_measured_from_early_stopped_runs(fake_result, tmp_path):
+    for ratio, reproduces in ((0.74, True), (1.3, False)):
+        results_dir = tmp_path / f"r{ratio}"
+        _write(results_dir / "overfitting_zipf", overfitting_results(fake_result, ratio=ratio))
+        row = {r["claim"]: r for r in rows(results_dir)}["kaplan_overfitting_exponent"]
+        assert row["reproduces"] is reproduces and row["low"] <= row["measured"] <= row["high"]
+        assert row["measured"] == pytest.approx(ratio, abs=0.1)
+
+
+def test_the_critical_batch_exponent_is_measured_from_the_steps_tokens_trade_off(fake_result, tmp_path):
+    for alpha_b, reproduces in ((0.21, True), (0.5, False)):
+        results_dir = tmp_path / f"b{alpha_b}"
+        _write(results_dir / "batch_scan_zipf", batch_scan_results(fake_result, alpha_b=alpha_b))
+        row = {r["claim"]: r for r in rows(results_dir)}["critical_batch_size_exponent"]
+        assert row["measured"] == pytest.approx(alpha_b, rel=0.1)
+        assert row["reproduces"] is reproduces
 
 
 def test_a_ladder_whose_constant_is_the_entropy_reproduces_both_ladder_claims(measured):
@@ -272,9 +324,10 @@ def test_a_new_claim_is_one_function_and_one_claim(fake_result, tmp_path):
     assert row["note"] == "16 runs" and row["rule"] == "the 90% interval holds the reference"
 
 
-def test_the_registry_holds_the_five_claims_and_refuses_bad_ones():
-    assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS]
-    assert {claim.source for claim in CLAIMS.values()} == {"gpt_zipf_ladder", "isoflop_zipf_1k"}
+def test_the_registry_holds_the_claims_and_refuses_bad_ones():
+    assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS, *LATER_CLAIMS]
+    assert {claim.source for claim in CLAIMS.values()} == {
+        "gpt_zipf_ladder", "isoflop_zipf_1k", "overfitting_zipf", "batch_scan_zipf"}
     assert CLAIMS["allocation_exponent_non_embedding"].reference_source == "Kaplan et al. 2020"
     assert CLAIMS["allocation_exponent_all_parameters"].reference_source == "Hoffmann et al. 2022"
     with pytest.raises(ValueError, match="is registered twice"):

@@ -35,7 +35,20 @@ from typing import Any
 import numpy as np
 
 from .corpora import CorpusConfig, corpus_kind
-from .fit import ChinchillaFit, IsoFLOPFit, LawFit, PowerLawFit, fit_chinchilla, fit_power_law, isoflop_profiles
+from .fit import (
+    ChinchillaFit,
+    IsoFLOPFit,
+    KaplanFit,
+    LawFit,
+    PowerLawFit,
+    fit_chinchilla,
+    fit_critical_batch,
+    fit_critical_batch_size,
+    fit_kaplan,
+    fit_power_law,
+    isoflop_profiles,
+    steps_and_tokens_to_reach,
+)
 from .results import RunTable, load_table, recorded_store
 from .store import STORE_MARKER
 
@@ -418,6 +431,76 @@ def isoflop_law(table: RunTable, n_params: str = "result.n_params") -> tuple[Iso
 # ---------------------------------------------------------------------------
 # The claims
 
+def kaplan_law(table: RunTable) -> tuple[KaplanFit, str]:
+    """``fit_kaplan`` (with the constant) of each run's early-stopped loss (its best
+    validation loss) on (non-embedding parameters, unique training tokens), bootstrapped
+    by run, and a note saying so.
+
+    Raises:
+        ValueError: a run trained on the whole corpus (no ``unique_tokens``).
+    """
+    unique = table.column("config.unique_tokens")
+    if any(value is None for value in unique):
+        raise ValueError(f"every run of {', '.join(table.sources)} must set unique_tokens (the dataset size D)")
+    N = table.column("result.n_params").astype(float)
+    L = np.array([result.best_val_loss_nats for result in table.results], dtype=float)
+    fit = _quietly(lambda: fit_kaplan(N, unique.astype(float), L, irreducible=True, n_bootstrap=N_BOOTSTRAP,
+                                      seed=SEED, level=LEVEL))
+    if not fit.converged:
+        raise CannotMeasure("the fit of L(N, D) did not converge")
+    return fit, f"{len(table)} runs (early-stopped), {_bootstrap_note(fit, 'runs')}"
+
+
+MIN_BATCH_SIZES = 3
+"""Batch sizes that must reach a loss for the steps-tokens trade-off at that loss to be fitted."""
+
+
+def critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """(target losses, B_crit in tokens at each), pooled over the models of ``table``: for
+    each model trained at :data:`MIN_BATCH_SIZES` batch sizes or more,
+    :func:`model_critical_batch_sizes`. Kaplan et al. found B_crit to depend on the loss
+    reached, not on the model's size, so the pairs of all models make one curve."""
+    losses, b_crit = [], []
+    for group in table.group_by("config.model.d_model").values():
+        if len({run.value("config.batch_size") for run in group}) >= MIN_BATCH_SIZES:
+            targets, found = model_critical_batch_sizes(group, n_targets)
+            losses.append(targets)
+            b_crit.append(found)
+    if not losses:
+        raise NotRecordedYet(f"no model has runs at {MIN_BATCH_SIZES} batch sizes")
+    losses_nats, b_crit_tokens = np.concatenate(losses), np.concatenate(b_crit)
+    keep = np.isfinite(b_crit_tokens) & (b_crit_tokens > 0)
+    if keep.sum() < 3:
+        raise CannotMeasure(f"the steps-tokens trade-off could be fitted at only {keep.sum()} losses")
+    return losses_nats[keep], b_crit_tokens[keep]
+
+
+def model_critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """(target losses, B_crit in tokens at each) from runs of one model at several batch sizes.
+
+    The targets are spaced evenly in log loss between the least loss that at least
+    :data:`MIN_BATCH_SIZES` batch sizes reach and the loss every run is below after its
+    first quarter; at each, :func:`~scalinglab.fit.fit_critical_batch` of the steps and
+    tokens each run needed (McCandlish et al. 2018).
+    """
+    results = table.results
+    batch_tokens = np.array([r.config.batch_size * r.config.model.n_ctx for r in results], dtype=float)
+    if len(set(batch_tokens)) < MIN_BATCH_SIZES:
+        raise NotRecordedYet(f"{len(set(batch_tokens))} batch sizes; the trade-off needs {MIN_BATCH_SIZES}")
+    finals = np.sort([min(r.val_loss_nats) for r in results])
+    highest = min(r.val_loss_nats[len(r.val_loss_nats) // 4] for r in results)
+    lowest = finals[MIN_BATCH_SIZES - 1]
+    if not lowest < highest:
+        raise CannotMeasure("the runs share no range of losses to compare their steps at")
+    targets, b_crit = np.geomspace(highest, lowest, n_targets), []
+    for target in targets:
+        steps, tokens = steps_and_tokens_to_reach(
+            [r.val_tokens for r in results], [r.val_loss_nats for r in results], batch_tokens, float(target))
+        reached = np.isfinite(steps)
+        b_crit.append(_quietly(lambda: fit_critical_batch(steps, tokens)).B_crit if reached.sum() >= 2 else np.nan)
+    return targets, np.array(b_crit, dtype=float)
+
+
 KAPLAN_ALLOCATION_EXPONENT = 0.73
 """N_opt ∝ C^0.73, parameters counted without embeddings (Kaplan et al. 2020)."""
 CHINCHILLA_ALLOCATION_EXPONENT = 0.5
@@ -503,4 +586,45 @@ register(Claim(
     reference=CHINCHILLA_ALLOCATION_EXPONENT,
     measure=_allocation("result.n_params_with_embedding"),
     min_runs=9,
+))
+
+
+KAPLAN_OVERFITTING_EXPONENT = 0.74
+"""The data needed to avoid overfitting grows as D ∝ N^0.74 (Kaplan et al. 2020, eq. 4.4: alpha_N / alpha_D)."""
+KAPLAN_CRITICAL_BATCH_EXPONENT = 0.21
+"""B_crit(L) ∝ L^(-1/alpha_B) with alpha_B ≈ 0.21 (Kaplan et al. 2020, eq. 5.3)."""
+
+
+def _overfitting_exponent(table: RunTable) -> Measurement:
+    fit, note = kaplan_law(table)
+    return from_interval(fit, "overfitting_exponent", f"alpha_N / alpha_D of L(N, D): {note}")
+
+
+def _critical_batch_exponent(table: RunTable) -> Measurement:
+    targets, b_crit = critical_batch_sizes(table)
+    fit = _quietly(lambda: fit_critical_batch_size(targets, b_crit, n_bootstrap=N_BOOTSTRAP, seed=SEED, level=LEVEL))
+    return from_interval(fit, "alpha_B", f"alpha_B of B_crit(L) = B*/L^(1/alpha_B) at {len(targets)} losses: "
+                                         f"{_bootstrap_note(fit, 'losses')}")
+
+
+register(Claim(
+    name="kaplan_overfitting_exponent",
+    claim=f"To avoid overfitting, the data must grow with model size as D ∝ N^{KAPLAN_OVERFITTING_EXPONENT} "
+          f"(alpha_N / alpha_D of L(N, D)).",
+    source="overfitting_zipf",
+    reference_source="Kaplan et al. 2020",
+    reference=KAPLAN_OVERFITTING_EXPONENT,
+    measure=_overfitting_exponent,
+    min_runs=9,
+))
+
+register(Claim(
+    name="critical_batch_size_exponent",
+    claim=f"The critical batch size grows as the loss falls, B_crit ∝ L^(-1/alpha_B) with alpha_B ≈ "
+          f"{KAPLAN_CRITICAL_BATCH_EXPONENT}: the lower the loss, the bigger the batch that still pays.",
+    source="batch_scan_zipf",
+    reference_source="Kaplan et al. 2020",
+    reference=KAPLAN_CRITICAL_BATCH_EXPONENT,
+    measure=_critical_batch_exponent,
+    min_runs=4,
 ))

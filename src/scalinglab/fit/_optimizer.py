@@ -361,3 +361,80 @@ def solve(
             RuntimeWarning, stacklevel=3,
         )
     return Solution(theta, loss, converged, thetas[usable], n_dropped)
+
+
+Objective = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""``fun(theta (B, P), weights (B, n))`` -> (f (B,), gradient (B, P)): B problems at once."""
+
+
+def solve_objective(
+    what: str, starts: np.ndarray, fun: Objective, n_points: int, *, n_bootstrap: int, seed: int,
+    maxiter: int, ftol: float = FTOL,
+) -> Solution:
+    """Minimise ``fun`` from every start, keep the best, refit ``n_bootstrap`` resamples.
+
+    ``solve`` for an objective not in its feature form: L-BFGS-B (scipy, the
+    shared ``ftol`` and ``GTOL``) from each row of ``starts`` with weight 1 on each point;
+    then resamples of the points drawn with replacement (integer weights), refitted all at
+    once by ``batched_lbfgs`` from the best and up to two other distinct optima.
+    Resamples whose fit did not converge or that hold fewer distinct points than there are
+    parameters are dropped and counted. ``what`` is quoted in the ``RuntimeWarning`` raised
+    when the best fit did not converge or resamples were dropped; the warnings point at the
+    caller of the public function that called this one.
+
+    Args:
+        what: the public function's name.
+        starts: starting points, shape (S, P).
+        fun: ``fun(theta (B, P), weights (B, n))`` -> (f (B,), gradient (B, P)).
+        n_points: n, the points the objective sums over.
+    """
+    ones = np.ones((1, n_points))
+
+    def one(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        f, grad = fun(theta[None], ones)
+        return float(f[0]), grad[0]
+
+    results = []
+    for start in starts:
+        result = minimize(
+            one, start, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "ftol": ftol, "gtol": GTOL}
+        )
+        if np.isfinite(result.fun):
+            results.append((result.x, float(result.fun), bool(result.success)))
+    if not results:
+        raise ValueError(f"{what}: the objective is not finite at any start (check the data)")
+    results.sort(key=lambda result: result[1])
+    theta, loss, converged = results[0]
+    if not converged:
+        warnings.warn(
+            f"{what} did not converge: the parameters are the last iterate, not an optimum "
+            "(raise maxiter, or check the data)",
+            RuntimeWarning, stacklevel=3,
+        )
+    if n_bootstrap == 0:
+        return Solution(theta, loss, converged, None, 0)
+    refit_starts = distinct(results, 3)
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_points, np.full(n_points, 1 / n_points), size=n_bootstrap)
+    thetas, kept = [], []
+    for chunk in np.array_split(counts.astype(float), -(-n_bootstrap // BOOTSTRAP_CHUNK)):
+        n_rows, n_starts = len(chunk), len(refit_starts)
+        problem_weights = np.repeat(chunk, n_starts, axis=0)  # problem = row * n_starts + start
+
+        def batch(theta: np.ndarray, problems: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return fun(theta, problem_weights[problems])
+
+        fitted, f, fit_converged = batched_lbfgs(batch, np.tile(refit_starts, (n_rows, 1)), maxiter, ftol)
+        f = np.where(np.isfinite(f), f, np.inf)
+        best = np.arange(n_rows) * n_starts + f.reshape(n_rows, n_starts).argmin(axis=1)
+        thetas.append(fitted[best])
+        kept.append(fit_converged[best] & np.isfinite(f[best]))
+    usable = np.concatenate(kept) & (np.count_nonzero(counts, axis=1) >= starts.shape[1])
+    n_dropped = int(np.count_nonzero(~usable))
+    if n_dropped:
+        warnings.warn(
+            f"{n_dropped} of {usable.size} bootstrap fits did not converge "
+            "(or had too few distinct points) and were left out of the intervals",
+            RuntimeWarning, stacklevel=3,
+        )
+    return Solution(theta, loss, converged, np.concatenate(thetas)[usable], n_dropped)

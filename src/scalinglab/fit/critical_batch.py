@@ -43,8 +43,7 @@ from .._checks import (
     positive_int,
     same_length,
 )
-from ._optimizer import FTOL, solve
-from .kaplan import Objective, solve_objective
+from ._optimizer import FTOL, Objective, solve, solve_objective
 from .power_law import _features as _power_features
 from .power_law import _starts as _power_starts
 from .result import LawFit
