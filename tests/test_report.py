@@ -4,6 +4,7 @@ too-small stores, the rows' keys, and ``python -m scalinglab report``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -130,9 +131,11 @@ def batch_scan_results(fake_result, *, alpha_b=0.21, noise=0.0):
             tokens = batch * n_ctx * s_min * (1 + b_crit / (batch * n_ctx))
             config = TrainConfig(model=GPTConfig(n_layer=2, n_head=2, d_model=d, n_ctx=n_ctx), corpus=CORPUS,
                                  tokens=int(tokens[-1]), batch_size=batch, n_evals=len(losses))
-            curve = losses * np.exp(rng.normal(0, noise, len(losses)))
-            results.append(fake_result(config, n_params=24 * d**2, val_tokens=[int(t) for t in tokens],
-                                       val_loss_nats=[float(v) for v in curve], final_val_loss_nats=float(curve[-1])))
+            for lr, worse in ((1e-3, 1.0), (3e-3, 1.05)):  # the scan's second lr is worse all along: left out
+                curve = worse * losses * np.exp(rng.normal(0, noise, len(losses)))
+                results.append(fake_result(dataclasses.replace(config, lr=lr), n_params=24 * d**2,
+                                           val_tokens=[int(t) for t in tokens], val_loss_nats=[float(v) for v in curve],
+                                           final_val_loss_nats=float(curve[-1])))
     return results
 
 

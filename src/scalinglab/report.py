@@ -458,12 +458,12 @@ MIN_BATCH_SIZES = 3
 def critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.ndarray, np.ndarray]:
     """(target losses, B_crit in tokens at each), pooled over the models of ``table``: for
     each model trained at :data:`MIN_BATCH_SIZES` batch sizes or more,
-    :func:`model_critical_batch_sizes`. Kaplan et al. found B_crit to depend on the loss
+    :func:`model_critical_batch_sizes` of its best-lr run at each batch size. Kaplan et al. found B_crit to depend on the loss
     reached, not on the model's size, so the pairs of all models make one curve."""
     losses, b_crit = [], []
     for group in table.group_by("config.model.d_model").values():
         if len({run.value("config.batch_size") for run in group}) >= MIN_BATCH_SIZES:
-            targets, found = model_critical_batch_sizes(group, n_targets)
+            targets, found = model_critical_batch_sizes(best_lr_per_batch_size(group), n_targets)
             losses.append(targets)
             b_crit.append(found)
     if not losses:
@@ -473,6 +473,14 @@ def critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.ndarra
     if keep.sum() < 3:
         raise CannotMeasure(f"the steps-tokens trade-off could be fitted at only {keep.sum()} losses")
     return losses_nats[keep], b_crit_tokens[keep]
+
+
+def best_lr_per_batch_size(table: RunTable) -> RunTable:
+    """For each batch size, the run of least final loss (a batch scan scans the lr at each
+    batch size too: the best lr grows with the batch)."""
+    best = [min(group, key=lambda run: run.result.final_val_loss_nats)
+            for group in table.group_by("config.batch_size").values()]
+    return table.filter(lambda run: run in best)
 
 
 def model_critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.ndarray, np.ndarray]:
