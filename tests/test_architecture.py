@@ -16,7 +16,7 @@ TORCH_FREE_ANALYSIS = ("icl", "transfer", "universality", "plots", "protocol")
 TORCH_SIDE = ("device", "model", "batches", "inference", "probes", "train", "sweep", "__main__")
 
 LAYERS: dict[str, int] = {
-    PACKAGE: 0, "_checks": 0, "mode": 0, "fermi": 0, "limits": 0, "tasks": 0,
+    PACKAGE: 0, "_checks": 0, "cache": 0, "mode": 0, "fermi": 0, "limits": 0, "tasks": 0,
     "corpora": 1,
     "runs": 2,
     "store": 3,

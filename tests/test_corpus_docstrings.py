@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from scalinglab.corpora import CorpusConfig, check_available, clear_cache, corpus_identity, decode, make_corpus
+from scalinglab.cache import CACHE_ENV
 from scalinglab.corpora import docstrings
 from scalinglab.corpora.stdlib import _docstrings, stdlib_paths
 from scalinglab.runs import TrainConfig
@@ -72,7 +73,7 @@ def fake_env(tmp_path, monkeypatch):
     _dist_info(root, "beta", "0.3", top_level="beta")  # no RECORD: found by its top-level name
     _dist_info(root, "scalinglab", "0.1.0", record=["own_helper.py"])
     monkeypatch.setattr(docstrings, "source_roots", lambda: (root,))
-    monkeypatch.setenv(docstrings.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     clear_cache()
     yield root
     clear_cache()
@@ -104,7 +105,7 @@ def test_builds_are_deterministic_and_every_document_is_long_enough(fake_env, tm
     config = CorpusConfig(kind="docstrings", n_tokens=docstrings.available_tokens(), val_fraction=0.34)
     corpus = make_corpus(config)
     clear_cache()
-    monkeypatch.setenv(docstrings.CACHE_ENV, str(tmp_path / "another_cache"))  # read from the files again
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "another_cache"))  # read from the files again
     again = make_corpus(CorpusConfig.from_dict(config.to_dict()))
     assert again is not corpus
     for name in ("train_tokens", "val_tokens", "train_document_starts", "val_document_starts"):

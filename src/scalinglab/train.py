@@ -27,7 +27,6 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from . import __version__
 from ._checks import one_of, positive_float, positive_int
 from .batches import evaluation_starts, get_batch, token_tensor
 from .corpora import Corpus, check_available, make_corpus
+from .cache import cache_dir
 from .device import autocast, bf16_is_native, device_type, resolve_device, synchronize
 from .inference import evaluate_per_position
 from .model import GPT, LSTM, build_model
@@ -198,11 +198,11 @@ def pretrained_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
 
     Weights are cached as ``<cache>/pretrained/<run id>.pt``, the run id being
     :meth:`TrainConfig.config_hash` of :func:`pretraining_config`, ``<cache>`` the
-    directory in the environment variable ``SCALINGLAB_CACHE`` or ``~/.cache/scalinglab``.
+    directory :func:`scalinglab.cache.cache_dir` (``$SCALINGLAB_CACHE``, else ``~/.cache/scalinglab``).
     Training is deterministic, so a cached file holds what training would give again.
     """
     pretrain = pretraining_config(config)
-    cache = Path(os.environ.get("SCALINGLAB_CACHE", Path.home() / ".cache" / "scalinglab")) / "pretrained"
+    cache = cache_dir() / "pretrained"
     path = cache / f"{pretrain.config_hash()}.pt"
     if path.exists():
         return torch.load(path, map_location="cpu", weights_only=True)

@@ -31,8 +31,7 @@ and ``packages``, the version of every distribution that contributed a document.
 
 Reading the ~10k files takes one to two minutes of one core's time (shared among forked
 processes where Linux gives several cores), so the extracted documents are cached on disk,
-one ``.npz`` file per environment in ``$SCALINGLAB_CACHE_DIR``, else
-``$XDG_CACHE_HOME/scalinglab``, else ``~/.cache/scalinglab``, checked against a fingerprint
+one ``.npz`` file per environment in :func:`scalinglab.cache.cache_dir`, checked against a fingerprint
 of the source files (their paths, sizes and modification times): a build in a new process
 then takes about a second, and a changed environment re-reads only the files that changed.
 A process reads the files' state once; :func:`scalinglab.corpora.clear_cache` makes it look
@@ -60,10 +59,10 @@ from typing import Any
 import numpy as np
 
 from .._checks import positive_int
+from ..cache import cache_dir
 from .base import CorpusConfig, CorpusKind, Parameter, encode, register
 from .stdlib import _docstrings
 
-CACHE_ENV = "SCALINGLAB_CACHE_DIR"
 """The environment variable that overrides the cache directory."""
 
 CACHE_FORMAT = 1
@@ -175,15 +174,6 @@ class _Extraction:
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.starts)
-
-
-def cache_dir() -> Path:
-    """Where the extracted corpus is cached: ``$SCALINGLAB_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/scalinglab``, else ``~/.cache/scalinglab``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "scalinglab"
 
 
 def _cache_path(roots: tuple[Path, ...]) -> Path:
