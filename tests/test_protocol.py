@@ -12,6 +12,7 @@ from scalinglab.protocol import (
     CONVERGED_SLOPE,
     chosen_learning_rate,
     convergence_slope,
+    data_slope,
     is_converged,
     isoflop_coverage,
     learning_rate_scan,
@@ -115,6 +116,16 @@ def test_convergence_slope_is_the_log_log_slope_over_the_last_quarter():
             convergence_slope(*bad)
     with pytest.raises(ValueError, match="last_fraction"):
         convergence_slope(tokens, power, last_fraction=0)
+
+
+def test_the_data_slope_compares_two_runs_of_one_model():
+    assert data_slope(4e6, 1.0, 8e6, 0.5) == pytest.approx(-1.0)
+    assert data_slope(4e6, 1.2, 16e6, 1.2) == 0 and is_converged(data_slope(4e6, 1.208, 8e6, 1.197))
+    assert not is_converged(data_slope(4e6, 1.072, 16e6, 1.007))  # 6% lower with 4x the data
+    with pytest.raises(ValueError, match="tokens_long must exceed tokens_short"):
+        data_slope(8e6, 1.0, 4e6, 0.9)
+    with pytest.raises(ValueError, match="positive finite"):
+        data_slope(4e6, -1.0, 8e6, 0.9)
 
 
 def test_run_convergence_slope_reads_a_runs_validation_curve(fake_result):

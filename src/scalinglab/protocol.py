@@ -10,11 +10,13 @@ report all apply the same rule (torch-free; it reads recorded stores):
   be *interior*: at the smallest or largest value scanned the basin's bottom may lie
   beyond the scan, and :func:`chosen_learning_rate` refuses it. A grid file takes its lr
   from a scan with ``[protocol] lr_from = "STORE"`` (see :mod:`scalinglab.sweep`).
-* **Convergence** (:func:`convergence_slope`): the slope ``d log L / d log D`` of the
-  validation loss over the last part of training. A run counts as converged when the
-  slope is above :data:`CONVERGED_SLOPE` (doubling the data would lower the loss by less
-  than ``1 - 2^CONVERGED_SLOPE``, 1.4%); a cosine schedule's final anneal keeps every
-  slope a little negative, so the check is a bound, printed, not a proof.
+* **Convergence** (:func:`data_slope`): the slope ``d log L / d log D`` between two runs
+  of one model trained on D/k and D tokens, each with its own schedule. A run counts as
+  converged when the slope is above :data:`CONVERGED_SLOPE`: doubling the data would then
+  lower the loss by less than ``1 - 2^CONVERGED_SLOPE``, 1.4%. The slope *within* one run
+  (:func:`convergence_slope`, over its last evaluations) is no substitute: under a cosine
+  schedule the loss falls fastest at the end, as the learning rate anneals, whether or not
+  more data would help.
 * **Interior IsoFLOP minima** (:func:`isoflop_coverage`): at each budget, the number of
   sampled sizes on each side of the least loss; a parabola's vertex read off a profile
   whose minimum is at its edge is an extrapolation, so every budget should have at least
@@ -146,13 +148,28 @@ def convergence_slope(tokens: ArrayLike, losses_nats: ArrayLike, *, last_fractio
     return float(np.polyfit(np.log(tokens[keep]), np.log(losses[keep]), 1)[0])
 
 
+def data_slope(tokens_short: float, loss_short_nats: float, tokens_long: float, loss_long_nats: float) -> float:
+    """``d log L / d log D`` between two runs of one model, each trained to the end of its
+    own schedule: ``log(L_long / L_short) / log(D_long / D_short)``.
+
+    0 for a model that more data no longer helps; about ``-alpha_D`` for one still limited
+    by its data.
+    """
+    values = (tokens_short, loss_short_nats, tokens_long, loss_long_nats)
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"tokens and losses must be positive finite numbers, got {values!r}")
+    if not tokens_long > tokens_short:
+        raise ValueError(f"tokens_long must exceed tokens_short, got {tokens_long!r} and {tokens_short!r}")
+    return float(math.log(loss_long_nats / loss_short_nats) / math.log(tokens_long / tokens_short))
+
+
 def run_convergence_slope(result: Any, *, last_fraction: float = 0.25) -> float:
     """:func:`convergence_slope` of a :class:`~scalinglab.runs.RunResult`'s validation curve."""
     return convergence_slope(result.val_tokens, result.val_loss_nats, last_fraction=last_fraction)
 
 
 def is_converged(slope: float) -> bool:
-    """Whether a convergence slope is above :data:`CONVERGED_SLOPE`."""
+    """Whether a :func:`data_slope` is above :data:`CONVERGED_SLOPE`."""
     return bool(slope > CONVERGED_SLOPE)
 
 
