@@ -18,7 +18,6 @@ from scalinglab.protocol import (
     learning_rate_scan,
     run_convergence_slope,
     scan_key,
-    sizes_around,
 )
 from scalinglab.results import load_table
 from scalinglab.runs import GPTConfig, TrainConfig, run_record
@@ -124,14 +123,15 @@ def test_the_data_slope_compares_two_runs_of_one_model():
     assert not is_converged(data_slope(4e6, 1.072, 16e6, 1.007))  # 6% lower with 4x the data
     with pytest.raises(ValueError, match="tokens_long must exceed tokens_short"):
         data_slope(8e6, 1.0, 4e6, 0.9)
-    with pytest.raises(ValueError, match="positive finite"):
+    with pytest.raises(ValueError, match="loss_short_nats must be a positive finite number"):
         data_slope(4e6, -1.0, 8e6, 0.9)
 
 
 def test_run_convergence_slope_reads_a_runs_validation_curve(fake_result):
-    result = fake_result(TrainConfig(model=model(16), corpus=CORPUS, tokens=4096, n_evals=8), loss=1.0)
-    expected = convergence_slope(result.val_tokens, result.val_loss_nats)
-    assert run_convergence_slope(result) == expected < 0
+    tokens = np.linspace(1e6, 8e6, 8)
+    config = TrainConfig(model=model(16), corpus=CORPUS, tokens=8_000_000, n_evals=8)
+    result = fake_result(config, val_tokens=[int(t) for t in tokens], val_loss_nats=list(2 * tokens**-0.1))
+    assert run_convergence_slope(result) == pytest.approx(-0.1)
 
 
 def test_isoflop_coverage_counts_sizes_on_each_side_of_each_minimum():
@@ -143,11 +143,3 @@ def test_isoflop_coverage_counts_sizes_on_each_side_of_each_minimum():
     assert (second.n_params, second.best_index, second.below, second.above, second.interior) == ((1, 2, 3, 4), 3, 3, 0, False)
     with pytest.raises(ValueError):
         isoflop_coverage([1e12], [1, 2], [3.0])
-
-
-def test_sizes_around_takes_the_neighbours_of_the_best_size():
-    widths = [12, 16, 24, 32, 48, 64, 96]
-    assert sizes_around(32, widths) == widths and sizes_around(32, widths, each_side=1) == [24, 32, 48]
-    assert sizes_around(12, widths, each_side=2) == [12, 16, 24]
-    with pytest.raises(ValueError, match="best must be one of available"):
-        sizes_around(20, widths)

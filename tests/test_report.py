@@ -198,7 +198,7 @@ def test_isoflop_runs_allocated_in_non_embedding_parameters_match_kaplan_not_hof
     # counted with the embeddings, the same runs give a shallower slope, but not 0.5
     assert hoffmann["reference"] == 0.5 and 0.5 < hoffmann["low"] < hoffmann["high"] < kaplan["low"]
     assert hoffmann["reproduces"] is False
-    assert "4 budgets, 28 runs; Student-t interval" in kaplan["note"]
+    assert "4 budgets, 28 runs; minimum inside the sampled sizes at 4 of 4 budgets; Student-t interval" in kaplan["note"]
 
 
 def test_the_allocation_claims_follow_the_parameter_count_the_runs_were_allocated_in(fake_result, tmp_path):

@@ -35,11 +35,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import positive_int
 from .results import RunTable
 
 CONVERGED_SLOPE = -0.02
-"""A run whose ``d log L / d log D`` over its last part is above this counts as converged."""
+"""A run whose :func:`data_slope` (against a run of the same model on less data) is above this counts as converged."""
 
 MIN_SIZES_EACH_SIDE = 2
 """Sizes an IsoFLOP profile needs on each side of its minimum for the minimum to count as interior."""
@@ -94,7 +93,7 @@ def learning_rate_scan(table: RunTable, match: Sequence[str] = LR_MATCH) -> dict
     keys: dict[str, tuple[Any, ...]] = {}
     for run in table:
         values = tuple(run.value(column) for column in match)
-        key = json.dumps([_key(v) for v in values])
+        key = scan_key(values)
         keys[key] = values
         groups.setdefault(key, {}).setdefault(float(run.value("config.lr")), []).append(
             float(run.result.final_val_loss_nats)
@@ -141,8 +140,10 @@ def convergence_slope(tokens: ArrayLike, losses_nats: ArrayLike, *, last_fractio
         raise ValueError("tokens and losses_nats must be 1-d arrays of one length, at least 2")
     if not 0 < last_fraction <= 1:
         raise ValueError(f"last_fraction must be in (0, 1], got {last_fraction!r}")
-    if np.any(tokens <= 0) or np.any(losses <= 0):
-        raise ValueError("tokens and losses_nats must be positive")
+    if np.any(tokens <= 0):
+        raise ValueError("tokens must be positive")
+    if np.any(losses <= 0):
+        raise ValueError("losses_nats must be positive")
     keep = tokens >= (1 - last_fraction) * tokens[-1]
     keep[-2:] = True
     return float(np.polyfit(np.log(tokens[keep]), np.log(losses[keep]), 1)[0])
@@ -155,9 +156,11 @@ def data_slope(tokens_short: float, loss_short_nats: float, tokens_long: float, 
     0 for a model that more data no longer helps; about ``-alpha_D`` for one still limited
     by its data.
     """
-    values = (tokens_short, loss_short_nats, tokens_long, loss_long_nats)
-    if not all(isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"tokens and losses must be positive finite numbers, got {values!r}")
+    values = {"tokens_short": tokens_short, "loss_short_nats": loss_short_nats,
+              "tokens_long": tokens_long, "loss_long_nats": loss_long_nats}
+    for name, value in values.items():
+        if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     if not tokens_long > tokens_short:
         raise ValueError(f"tokens_long must exceed tokens_short, got {tokens_long!r} and {tokens_short!r}")
     return float(math.log(loss_long_nats / loss_short_nats) / math.log(tokens_long / tokens_short))
@@ -223,14 +226,3 @@ def isoflop_coverage(flops: ArrayLike, n_params: ArrayLike, losses_nats: ArrayLi
         mean_loss = [float(np.mean(losses[[i for i in group if n_params[i] == size]])) for size in sizes]
         coverage.append(BudgetCoverage(float(flops[group[0]]), tuple(float(s) for s in sizes), int(np.argmin(mean_loss))))
     return coverage
-
-
-def sizes_around(best: int, available: Sequence[int], *, each_side: int = 3) -> list[int]:
-    """The ``each_side`` values of ``available`` below ``best``, ``best`` itself and ``each_side`` above
-    (fewer at the ends of ``available``): the sizes to sample at a budget whose optimum is near ``best``."""
-    each_side = positive_int("each_side", each_side)
-    ordered = sorted(set(available))
-    if best not in ordered:
-        raise ValueError(f"best must be one of available ({', '.join(map(str, ordered))}), got {best!r}")
-    i = ordered.index(best)
-    return ordered[max(0, i - each_side): i + each_side + 1]

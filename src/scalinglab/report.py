@@ -49,6 +49,7 @@ from .fit import (
     isoflop_profiles,
     steps_and_tokens_to_reach,
 )
+from .protocol import isoflop_coverage
 from .results import RunTable, load_table, recorded_store
 from .store import STORE_MARKER
 
@@ -360,7 +361,9 @@ def from_interval(fit: LawFit, parameter: str, note: str, reference: float | Non
     return Measurement(getattr(fit, parameter), low, high, reference, note)
 
 
-def power_law_in_size(table: RunTable, offset: float = 0.0, *, irreducible: bool = True) -> tuple[PowerLawFit, str]:
+def power_law_in_size(
+    table: RunTable, offset: float = 0.0, *, irreducible: bool = True, n_bootstrap: int = N_BOOTSTRAP
+) -> tuple[PowerLawFit, str]:
     """``fit_power_law`` of final loss (less ``offset``) against non-embedding parameters,
     bootstrapped by size, and a note saying so.
 
@@ -383,7 +386,7 @@ def power_law_in_size(table: RunTable, offset: float = 0.0, *, irreducible: bool
     sizes = np.array(list(groups), dtype=float)
     y = np.array([np.exp(np.mean(np.log(group.column("result.final_val_loss_nats") - offset)))
                   for group in groups.values()])
-    fit = _quietly(lambda: fit_power_law(sizes, y, irreducible=irreducible, n_bootstrap=N_BOOTSTRAP, seed=SEED,
+    fit = _quietly(lambda: fit_power_law(sizes, y, irreducible=irreducible, n_bootstrap=n_bootstrap, seed=SEED,
                                          level=LEVEL))
     seeds = sorted({len(group) for group in groups.values()})
     per_size = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
@@ -425,7 +428,10 @@ def isoflop_law(table: RunTable, n_params: str = "result.n_params") -> tuple[Iso
     if fit.budgets.size < 3:
         raise NotRecordedYet(f"{fit.budgets.size} budgets with a minimum; an interval needs 3")
     dropped = f", {len(fit.dropped)} dropped ({', '.join(sorted(set(fit.dropped.values())))})" if fit.dropped else ""
-    return fit, f"{fit.budgets.size} budgets{dropped}, {fit.n_points} runs; Student-t interval over the budgets"
+    coverage = isoflop_coverage(flops.astype(float), N, L)
+    interior = f"minimum inside the sampled sizes at {sum(b.interior for b in coverage)} of {len(coverage)} budgets"
+    return fit, (f"{fit.budgets.size} budgets{dropped}, {fit.n_points} runs; {interior}; "
+                 "Student-t interval over the budgets")
 
 
 # ---------------------------------------------------------------------------
@@ -444,8 +450,11 @@ def kaplan_law(table: RunTable) -> tuple[KaplanFit, str]:
         raise ValueError(f"every run of {', '.join(table.sources)} must set unique_tokens (the dataset size D)")
     N = table.column("result.n_params").astype(float)
     L = np.array([result.best_val_loss_nats for result in table.results], dtype=float)
-    fit = _quietly(lambda: fit_kaplan(N, unique.astype(float), L, irreducible=True, n_bootstrap=N_BOOTSTRAP,
-                                      seed=SEED, level=LEVEL))
+    try:
+        fit = _quietly(lambda: fit_kaplan(N, unique.astype(float), L, irreducible=True, n_bootstrap=N_BOOTSTRAP,
+                                          seed=SEED, level=LEVEL))
+    except ValueError as error:  # too few distinct sizes or datasets for the fit yet
+        raise NotRecordedYet(str(error)) from error
     if not fit.converged:
         raise CannotMeasure("the fit of L(N, D) did not converge")
     return fit, f"{len(table)} runs (early-stopped), {_bootstrap_note(fit, 'runs')}"
@@ -463,7 +472,10 @@ def critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.ndarra
     losses, b_crit = [], []
     for group in table.group_by("config.model.d_model").values():
         if len({run.value("config.batch_size") for run in group}) >= MIN_BATCH_SIZES:
-            targets, found = model_critical_batch_sizes(best_lr_per_batch_size(group), n_targets)
+            try:
+                targets, found = model_critical_batch_sizes(best_lr_per_batch_size(group), n_targets)
+            except CannotMeasure:  # this model's runs share no range of losses: the others may
+                continue
             losses.append(targets)
             b_crit.append(found)
     if not losses:
@@ -480,14 +492,15 @@ def best_lr_per_batch_size(table: RunTable) -> RunTable:
     batch size too: the best lr grows with the batch)."""
     best = [min(group, key=lambda run: run.result.final_val_loss_nats)
             for group in table.group_by("config.batch_size").values()]
-    return table.filter(lambda run: run in best)
+    best_ids = {run.run_id for run in best}
+    return table.filter(lambda run: run.run_id in best_ids)
 
 
 def model_critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.ndarray, np.ndarray]:
     """(target losses, B_crit in tokens at each) from runs of one model at several batch sizes.
 
     The targets are spaced evenly in log loss between the least loss that at least
-    :data:`MIN_BATCH_SIZES` batch sizes reach and the loss every run is below after its
+    :data:`MIN_BATCH_SIZES` batch sizes reach and the least of the losses the runs have after their
     first quarter; at each, :func:`~scalinglab.fit.fit_critical_batch` of the steps and
     tokens each run needed (McCandlish et al. 2018).
     """
@@ -505,7 +518,8 @@ def model_critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.
         steps, tokens = steps_and_tokens_to_reach(
             [r.val_tokens for r in results], [r.val_loss_nats for r in results], batch_tokens, float(target))
         reached = np.isfinite(steps)
-        b_crit.append(_quietly(lambda: fit_critical_batch(steps, tokens)).B_crit if reached.sum() >= 2 else np.nan)
+        enough = reached.sum() >= MIN_BATCH_SIZES
+        b_crit.append(_quietly(lambda: fit_critical_batch(steps, tokens)).B_crit if enough else np.nan)
     return targets, np.array(b_crit, dtype=float)
 
 

@@ -198,7 +198,8 @@ def pretrained_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
 
     Weights are cached as ``<cache>/pretrained/<run id>.pt``, the run id being
     :meth:`TrainConfig.config_hash` of :func:`pretraining_config`, ``<cache>`` the
-    directory :func:`scalinglab.cache.cache_dir` (``$SCALINGLAB_CACHE``, else ``~/.cache/scalinglab``).
+    directory :func:`scalinglab.cache.cache_dir` (``$SCALINGLAB_CACHE``, else
+    ``$XDG_CACHE_HOME/scalinglab``, else ``~/.cache/scalinglab``).
     Training is deterministic, so a cached file holds what training would give again.
     """
     pretrain = pretraining_config(config)
@@ -421,10 +422,11 @@ def settle_arithmetic(config: TrainConfig) -> TrainConfig:
 CPU_BF16_MIN_D_MODEL = 128
 """On a CPU with native bf16, ``precision="auto"`` trains a GPT in bf16 from this width up:
 bf16 halves the bytes each matmul moves and AMX multiplies it ~4x faster, but each op also
-pays for casting its inputs, which dominates the tiny matmuls of narrower models. The
-threshold is the benchmark's smallest bf16 row that the issue measured faster (2.4x the
-plain fp32 loop at d_model 256 on a Sapphire Rapids CPU); ``benchmarks/throughput.py``
-measures both precisions at d_model 64, 128 and 256 wherever bf16 is native."""
+pays for casting its inputs, which weighs most on the tiny matmuls of narrower models. The
+threshold is a first setting, not yet measured: the one bf16 speed-up recorded for this
+course is 2.4x the plain fp32 loop at d_model 256 on an AMX CPU; ``benchmarks/throughput.py``
+measures both precisions at d_model 64, 128 and 256 wherever bf16 is native, which is how
+the threshold should be set."""
 
 
 def resolve_precision(precision: str, device: str, model: ModelConfig) -> str:

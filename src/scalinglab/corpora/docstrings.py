@@ -63,7 +63,6 @@ from ..cache import cache_dir
 from .base import CorpusConfig, CorpusKind, Parameter, encode, register
 from .stdlib import _docstrings
 
-"""The environment variable that overrides the cache directory."""
 
 CACHE_FORMAT = 1
 """Bump when the extraction changes, so that old caches are not read."""
