@@ -20,6 +20,7 @@ from scalinglab.fit import (
     fit_transfer_law,
     frontier,
     isoflop_profiles,
+    quietly,
     record_frontier,
 )
 from scalinglab.fit.chinchilla import _features as chinchilla_features
@@ -623,3 +624,14 @@ def test_predict_inverts_known_parameters():
 def test_bad_arguments_raise_value_errors_that_name_them(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_quietly_hides_the_warnings_but_the_fit_still_counts_what_they_said():
+    x = np.array([1e4, 1e5, 1e6, 1e7])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with quietly():
+            fit = fit_power_law(x, 1.5 + (3e4 / x) ** 0.3, n_bootstrap=200, seed=0)
+        warnings.warn("after the block", UserWarning)
+    assert [str(w.message) for w in caught] == ["after the block"]
+    assert fit.n_bootstrap_dropped == 62

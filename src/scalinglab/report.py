@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from .fit import (
     fit_kaplan,
     fit_power_law,
     isoflop_profiles,
+    quietly,
     steps_and_tokens_to_reach,
 )
 from .protocol import isoflop_coverage
@@ -339,10 +339,9 @@ def entropy_rate(table: RunTable) -> float:
 
 
 def _quietly(fit: Callable[[], LawFit]) -> LawFit:
-    """``fit()`` with its RuntimeWarnings silenced: what they say (resamples dropped,
-    budgets dropped, no convergence) is in the fit's fields, and the notes report it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    """``fit()`` without its RuntimeWarnings (``fit.quietly``): what they say is in the
+    fit's fields, and the notes report it."""
+    with quietly():
         return fit()
 
 
@@ -588,27 +587,21 @@ register(Claim(
     min_runs=10,
 ))
 
-register(Claim(
-    name="allocation_exponent_non_embedding",
-    claim=f"Counting parameters without the embeddings, the compute-optimal size grows as "
-          f"N_opt ∝ C^{KAPLAN_ALLOCATION_EXPONENT}.",
-    source="isoflop_zipf_1k",
-    reference_source="Kaplan et al. 2020",
-    reference=KAPLAN_ALLOCATION_EXPONENT,
-    measure=_allocation("result.n_params"),
-    min_runs=9,
-))
-
-register(Claim(
-    name="allocation_exponent_all_parameters",
-    claim=f"Counting every parameter, embeddings included, the compute-optimal size grows as "
-          f"N_opt ∝ C^{CHINCHILLA_ALLOCATION_EXPONENT}.",
-    source="isoflop_zipf_1k",
-    reference_source="Hoffmann et al. 2022",
-    reference=CHINCHILLA_ALLOCATION_EXPONENT,
-    measure=_allocation("result.n_params_with_embedding"),
-    min_runs=9,
-))
+for name, counting, n_params, reference_source, reference in (
+    ("allocation_exponent_non_embedding", "Counting parameters without the embeddings", "result.n_params",
+     "Kaplan et al. 2020", KAPLAN_ALLOCATION_EXPONENT),
+    ("allocation_exponent_all_parameters", "Counting every parameter, embeddings included",
+     "result.n_params_with_embedding", "Hoffmann et al. 2022", CHINCHILLA_ALLOCATION_EXPONENT),
+):
+    register(Claim(
+        name=name,
+        claim=f"{counting}, the compute-optimal size grows as N_opt ∝ C^{reference}.",
+        source="isoflop_zipf_1k",
+        reference_source=reference_source,
+        reference=reference,
+        measure=_allocation(n_params),
+        min_runs=9,
+    ))
 
 
 KAPLAN_OVERFITTING_EXPONENT = 0.74

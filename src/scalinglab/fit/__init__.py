@@ -18,7 +18,8 @@
 
 Every fit returns a :class:`LawFit` (``result.py``): the parameters as attributes and in
 ``parameters``, ``intervals`` at ``level``, ``converged``, ``n_points``, the bootstrap
-resamples kept (``n_bootstrap``) and dropped (``n_bootstrap_dropped``), and ``predict``.
+resamples kept (``n_bootstrap``) and dropped (``n_bootstrap_dropped``), and ``predict``;
+``with quietly():`` hides the fits' warnings where a page prints those fields itself.
 The power law and the Chinchilla law share the optimiser of ``_optimizer.py``: the Huber
 loss of the log residuals, many starts, a batched L-BFGS and the bootstrap; the Kaplan
 law and the critical-batch trade-off use its pieces with objectives of their own. A new
@@ -39,7 +40,7 @@ from .frontier import frontier, record_frontier
 from .isoflop import IsoFLOPFit, isoflop_profiles
 from .kaplan import KaplanFit, fit_kaplan
 from .power_law import PowerLawFit, fit_power_law
-from .result import LawFit
+from .result import LawFit, quietly
 from .transfer import TransferLawFit, fit_transfer_law
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "fit_transfer_law",
     "frontier",
     "isoflop_profiles",
+    "quietly",
     "record_frontier",
     "steps_and_tokens_to_reach",
     "tokens_to_reach",

@@ -328,6 +328,32 @@ class Solution:
         return fields
 
 
+def _warn_unless_converged(what: str, converged: bool) -> None:
+    """The ``RuntimeWarning`` of a best fit that did not converge, pointing at the caller
+    of the public function ``what`` (two frames above ``solve`` or ``solve_objective``)."""
+    if not converged:
+        warnings.warn(
+            f"{what} did not converge: the parameters are the last iterate, not an optimum "
+            "(raise maxiter, or check the data)",
+            RuntimeWarning, stacklevel=4,
+        )
+
+
+def _with_resamples(
+    theta: np.ndarray, loss: float, converged: bool, thetas: np.ndarray, usable: np.ndarray
+) -> Solution:
+    """The ``Solution`` keeping the resamples ``thetas[usable]``; the ``RuntimeWarning``
+    counts those left out (it points where ``_warn_unless_converged``'s does)."""
+    n_dropped = int(np.count_nonzero(~usable))
+    if n_dropped:
+        warnings.warn(
+            f"{n_dropped} of {usable.size} bootstrap fits did not converge "
+            "(or had too few distinct points) and were left out of the intervals",
+            RuntimeWarning, stacklevel=4,
+        )
+    return Solution(theta, loss, converged, thetas[usable], n_dropped)
+
+
 def solve(
     what: str, starts: np.ndarray, features: np.ndarray, log_y: np.ndarray, *, delta: float,
     reduction: str, n_bootstrap: int, seed: int, maxiter: int, ftol: float,
@@ -342,25 +368,13 @@ def solve(
     """
     results = multistart(starts, features, log_y, point_weights(log_y.size, reduction), delta, maxiter, ftol)
     theta, loss, converged = results[0]
-    if not converged:
-        warnings.warn(
-            f"{what} did not converge: the parameters are the last iterate, not an optimum "
-            "(raise maxiter, or check the data)",
-            RuntimeWarning, stacklevel=3,
-        )
+    _warn_unless_converged(what, converged)
     if n_bootstrap == 0:
         return Solution(theta, loss, converged, None, 0)
     thetas, usable = resample_fits(
         distinct(results, 3), features, log_y, delta, reduction, n_bootstrap, seed, maxiter, ftol
     )
-    n_dropped = int(np.count_nonzero(~usable))
-    if n_dropped:
-        warnings.warn(
-            f"{n_dropped} of {usable.size} bootstrap fits did not converge "
-            "(or had too few distinct points) and were left out of the intervals",
-            RuntimeWarning, stacklevel=3,
-        )
-    return Solution(theta, loss, converged, thetas[usable], n_dropped)
+    return _with_resamples(theta, loss, converged, thetas, usable)
 
 
 Objective = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -405,12 +419,7 @@ def solve_objective(
         raise ValueError(f"{what}: the objective is not finite at any start (check the data)")
     results.sort(key=lambda result: result[1])
     theta, loss, converged = results[0]
-    if not converged:
-        warnings.warn(
-            f"{what} did not converge: the parameters are the last iterate, not an optimum "
-            "(raise maxiter, or check the data)",
-            RuntimeWarning, stacklevel=3,
-        )
+    _warn_unless_converged(what, converged)
     if n_bootstrap == 0:
         return Solution(theta, loss, converged, None, 0)
     refit_starts = distinct(results, 3)
@@ -430,11 +439,4 @@ def solve_objective(
         thetas.append(fitted[best])
         kept.append(fit_converged[best] & np.isfinite(f[best]))
     usable = np.concatenate(kept) & (np.count_nonzero(counts, axis=1) >= starts.shape[1])
-    n_dropped = int(np.count_nonzero(~usable))
-    if n_dropped:
-        warnings.warn(
-            f"{n_dropped} of {usable.size} bootstrap fits did not converge "
-            "(or had too few distinct points) and were left out of the intervals",
-            RuntimeWarning, stacklevel=3,
-        )
-    return Solution(theta, loss, converged, np.concatenate(thetas)[usable], n_dropped)
+    return _with_resamples(theta, loss, converged, np.concatenate(thetas), usable)

@@ -10,6 +10,9 @@ package with a subclass that names its ``PARAMETERS`` and writes ``predict``.
 from __future__ import annotations
 
 import abc
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -17,6 +20,20 @@ import numpy as np
 
 #: Characters a repr may take on one line before it puts one entry a line.
 _REPR_WIDTH = 88
+
+
+@contextmanager
+def quietly() -> Iterator[None]:
+    """Inside the block, the fits' ``RuntimeWarning``s are not shown.
+
+    What they say stays in each fit's fields: resamples left out in
+    ``n_bootstrap_dropped``, a best fit that did not converge in ``converged``, IsoFLOP
+    budgets left out in ``dropped``. For a page that prints those fields
+    itself (``with quietly(): law = fit_power_law(...)``).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 @dataclass(frozen=True, repr=False, kw_only=True)
