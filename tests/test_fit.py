@@ -7,6 +7,7 @@ import pytest
 
 from scalinglab import limits
 from scalinglab.fit import (
+    PUBLISHED_CHINCHILLA_FITS,
     ChinchillaFit,
     DataConstrainedFit,
     IsoFLOPFit,
@@ -14,6 +15,7 @@ from scalinglab.fit import (
     PowerLawFit,
     TransferLawFit,
     _optimizer,
+    allocation_exponent,
     fit_chinchilla,
     fit_data_constrained,
     fit_power_law,
@@ -635,3 +637,34 @@ def test_quietly_hides_the_warnings_but_the_fit_still_counts_what_they_said():
         warnings.warn("after the block", UserWarning)
     assert [str(w.message) for w in caught] == ["after the block"]
     assert fit.n_bootstrap_dropped == 62
+
+
+def test_allocation_exponent_at_6n_flops_per_token_is_the_laws_own_a():
+    law = ChinchillaFit.from_parameters(PUBLISHED_CHINCHILLA_FITS["Besiroglu et al. 2024 refit"])
+    sizes = np.geomspace(1e6, 1e13, 6000)
+    a, interval = allocation_exponent(law, [1e20, 1e21, 1e22, 1e23], sizes, 6 * sizes)
+    assert a == pytest.approx(law.a, abs=0.002) and interval is None
+
+
+def test_a_cost_per_token_that_falls_with_size_lowers_the_exponent():
+    # a head of 6 d_model n_vocab FLOPs per token, d_model = sqrt(N / 24): a bigger share for small models
+    law = ChinchillaFit.from_parameters(PUBLISHED_CHINCHILLA_FITS["Besiroglu et al. 2024 refit"])
+    sizes = np.geomspace(1e3, 1e9, 6000)
+    with_head = 6 * sizes + 6 * np.sqrt(sizes / 24) * 50_000
+    a_head, _ = allocation_exponent(law, [1e14, 1e15, 1e16, 1e17], sizes, with_head)
+    a_plain, _ = allocation_exponent(law, [1e14, 1e15, 1e16, 1e17], sizes, 6 * sizes)
+    assert a_head < a_plain - 0.02
+
+
+def test_allocation_exponent_has_the_bootstrap_interval_and_refuses_an_optimum_at_the_edge():
+    rng = np.random.default_rng(0)
+    N, D = np.repeat(np.geomspace(1e5, 1e7, 6), 4), np.tile(np.geomspace(1e6, 1e8, 4), 6)
+    L = (1.7 + 400 / N**0.34 + 410 / D**0.28) * np.exp(rng.normal(0, 0.01, N.size))
+    law = fit_chinchilla(N, D, L, n_bootstrap=50, seed=0)
+    sizes = np.geomspace(1e3, 1e11, 4000)
+    a, (low, high) = allocation_exponent(law, [1e13, 1e14, 1e15], sizes, 6 * sizes)
+    assert low <= a <= high and a == pytest.approx(law.a, abs=0.005)
+    with pytest.raises(ValueError, match="edge of sizes"):
+        allocation_exponent(law, [1e13, 1e14, 1e15], sizes[:100], 6 * sizes[:100])
+    with pytest.raises(ValueError, match="sizes must be increasing"):
+        allocation_exponent(law, [1e13, 1e14], sizes[::-1], 6 * sizes[::-1])

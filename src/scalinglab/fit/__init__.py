@@ -4,7 +4,8 @@
   frontier of many (compute, loss) points;
 * :func:`fit_power_law` (``power_law.py``): y = E + (x0 / x)^alpha, fitted in log space;
 * :func:`fit_chinchilla` (``chinchilla.py``): L(N, D) = E + A / N^alpha + B / D^beta with
-  the Huber loss of Hoffmann et al. (2022), and the compute-optimal allocation it implies;
+  the Huber loss of Hoffmann et al. (2022), and the compute-optimal allocation it implies
+  (:func:`allocation_exponent` when a token costs other than 6N FLOPs);
   the published constants in :data:`PUBLISHED_CHINCHILLA_FITS`;
 * :func:`fit_kaplan` (``kaplan.py``): Kaplan et al.'s (2020) L(N, D) =
   [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D, optionally plus a constant;
@@ -26,7 +27,7 @@ law and the critical-batch trade-off use its pieces with objectives of their own
 law is a new file: a :class:`LawFit` subclass and its ``fit_`` function.
 """
 
-from .chinchilla import PUBLISHED_CHINCHILLA_FITS, ChinchillaFit, fit_chinchilla
+from .chinchilla import PUBLISHED_CHINCHILLA_FITS, ChinchillaFit, allocation_exponent, fit_chinchilla
 from .critical_batch import (
     CriticalBatchFit,
     CriticalBatchSizeFit,
@@ -54,6 +55,7 @@ __all__ = [
     "LawFit",
     "PowerLawFit",
     "TransferLawFit",
+    "allocation_exponent",
     "fit_chinchilla",
     "fit_critical_batch",
     "fit_critical_batch_size",

@@ -24,7 +24,7 @@ from .._checks import (
     positive_int,
     same_length,
 )
-from ._optimizer import FTOL, objective, point_weights, solve
+from ._optimizer import FTOL, objective, percentiles, point_weights, solve
 from .result import LawFit
 
 #: Grid starts refined with L-BFGS-B (the best of the paper's 4,500 by objective value).
@@ -110,6 +110,59 @@ class ChinchillaFit(LawFit):
         C = positive_array("C", C)
         G = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
         return (G * (C / 6) ** self.a)[()], ((C / 6) ** self.b / G)[()]
+
+
+def allocation_exponent(
+    fit: ChinchillaFit, C: ArrayLike, sizes: ArrayLike, flops_per_token: ArrayLike
+) -> tuple[float, tuple[float, float] | None]:
+    """The exponent a of N_opt ∝ C^a when a budget of C FLOPs buys C / flops_per_token(N) tokens.
+
+    ``compute_optimal`` assumes 6 N FLOPs per token; a model's real cost per token is
+    often more (the output head's 6 d_model n_vocab, the attention's 6 n_layer n_ctx
+    d_model), and a share of it that falls with N moves the optimum. At each budget C the
+    optimum is the size among ``sizes`` that minimises L(N, C / flops_per_token) on the
+    fitted law; a is the least-squares slope of ln N_opt on ln C over the budgets. The
+    interval (at ``fit.level``) repeats this on every bootstrap resample of the fit.
+
+    Args:
+        fit: a fitted (or published) Chinchilla law; its N must count parameters the way
+            ``sizes`` does.
+        C: two or more budgets, in FLOPs (> 0).
+        sizes: candidate sizes N, a dense grid (> 0, increasing), e.g. of a model family.
+        flops_per_token: training FLOPs per token of each of ``sizes`` (> 0).
+
+    Returns:
+        (a, (low, high)), or (a, None) for a fit without a bootstrap.
+
+    Raises:
+        ValueError: bad inputs, or an optimum at the first or last of ``sizes`` (the grid
+            must surround every optimum).
+    """
+    C = positive_finite_array("C", C)
+    enough_points(C.size, 2)
+    sizes, cost = positive_finite_array("sizes", sizes), positive_finite_array("flops_per_token", flops_per_token)
+    same_length(sizes=sizes, flops_per_token=cost)
+    if np.any(np.diff(sizes) <= 0):
+        raise ValueError("sizes must be increasing")
+    tokens = C[:, None] / cost[None, :]  # (budgets, sizes)
+
+    def slopes(E: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        shape = (-1, 1, 1)  # (laws, budgets, sizes)
+        loss = (E.reshape(shape) + A.reshape(shape) / sizes**alpha.reshape(shape)
+                + B.reshape(shape) / tokens**beta.reshape(shape))
+        best = np.argmin(loss, axis=2)
+        if np.any((best == 0) | (best == sizes.size - 1)):
+            raise ValueError("an optimum is at the edge of sizes: widen the grid of sizes")
+        log_c, log_n = np.log(C), np.log(sizes[best])
+        centred = log_c - log_c.mean()
+        return (log_n - log_n.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+
+    names = ChinchillaFit.PARAMETERS
+    (a,) = slopes(*(np.array([getattr(fit, name)]) for name in names))
+    if not fit.bootstrap:
+        return float(a), None
+    (low, high) = percentiles({"a": slopes(*(fit.bootstrap[name] for name in names))}, fit.level)["a"]
+    return float(a), (low, high)
 
 
 def _features(log_n: np.ndarray, log_d: np.ndarray) -> np.ndarray:
