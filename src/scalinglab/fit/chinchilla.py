@@ -29,6 +29,8 @@ from .result import LawFit
 
 #: Grid starts refined with L-BFGS-B (the best of the paper's 4,500 by objective value).
 _STARTS = 16
+#: Bootstrap laws evaluated at once by ``allocation_exponent`` (each a budgets x sizes array).
+_LAWS_AT_ONCE = 64
 
 #: Published fits of L(N, D) = E + A / N^alpha + B / D^beta: name -> parameters (L in
 #: nats/token, N parameters with embeddings, D tokens; MassiveText). Quoted, not fitted here.
@@ -161,7 +163,9 @@ def allocation_exponent(
     (a,) = slopes(*(np.array([getattr(fit, name)]) for name in names))
     if not fit.bootstrap:
         return float(a), None
-    (low, high) = percentiles({"a": slopes(*(fit.bootstrap[name] for name in names))}, fit.level)["a"]
+    resampled = np.stack([fit.bootstrap[name] for name in names])  # (parameters, resamples)
+    chunks = np.array_split(resampled, -(-resampled.shape[1] // _LAWS_AT_ONCE), axis=1)  # bounds the memory
+    (low, high) = percentiles({"a": np.concatenate([slopes(*chunk) for chunk in chunks])}, fit.level)["a"]
     return float(a), (low, high)
 
 
