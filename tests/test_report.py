@@ -15,7 +15,20 @@ import pytest
 from scalinglab import report
 from scalinglab.__main__ import main
 from scalinglab.corpora import CorpusConfig, corpus_kind
-from scalinglab.report import CLAIMS, ROW_KEYS, Claim, Measurement, Rule, register, rows, to_text, verdict
+from scalinglab.report import (
+    CLAIMS,
+    ROW_KEYS,
+    Claim,
+    Measurement,
+    Rule,
+    best_lr_per_batch_size,
+    model_critical_batch_sizes,
+    register,
+    rows,
+    store_table,
+    to_text,
+    verdict,
+)
 from scalinglab.runs import GPTConfig, TrainConfig, run_record
 from scalinglab.store import ResultsStore
 
@@ -119,15 +132,16 @@ def overfitting_results(fake_result, *, ratio=0.74, alpha_d=0.3, E=H, noise=0.00
     return results
 
 
-def batch_scan_results(fake_result, *, alpha_b=0.21, noise=0.0):
-    """Runs of two widths at five batch sizes whose learning curves obey McCandlish et al.'s
-    trade-off, S(L) = S_min(L) (1 + B_crit(L)/B), with B_crit(L) = B* / L^(1/alpha_b) tokens."""
+def batch_scan_results(fake_result, *, alpha_b=0.21, b_crit_at_floor=2e4, noise=0.0):
+    """Runs of two widths at seven batch sizes (512 to 32,768 tokens) whose learning curves
+    obey McCandlish et al.'s trade-off, S(L) = S_min(L) (1 + B_crit(L)/B), with B_crit(L) =
+    B* / L^(1/alpha_b) tokens (``b_crit_at_floor`` at the least loss, 0.9)."""
     rng, results, n_ctx = np.random.default_rng(3), [], 64
     losses = np.geomspace(3.0, 0.9, 40)
     for d, scale in ((32, 1.0), (64, 0.6)):
         s_min = scale * 200 * (losses - 0.5) ** -2.0
-        b_crit = 2e3 * losses ** (-1 / alpha_b)
-        for batch in (8, 16, 32, 64, 128):
+        b_crit = b_crit_at_floor * (losses / 0.9) ** (-1 / alpha_b)
+        for batch in (8, 16, 32, 64, 128, 256, 512):
             tokens = batch * n_ctx * s_min * (1 + b_crit / (batch * n_ctx))
             config = TrainConfig(model=GPTConfig(n_layer=2, n_head=2, d_model=d, n_ctx=n_ctx), corpus=CORPUS,
                                  tokens=int(tokens[-1]), batch_size=batch, n_evals=len(losses))
@@ -155,10 +169,21 @@ def test_the_overfitting_exponent_is_measured_from_early_stopped_runs(fake_resul
 def test_the_critical_batch_exponent_is_measured_from_the_steps_tokens_trade_off(fake_result, tmp_path):
     for alpha_b, reproduces in ((0.21, True), (0.5, False)):
         results_dir = tmp_path / f"b{alpha_b}"
-        _write(results_dir / "batch_scan_zipf", batch_scan_results(fake_result, alpha_b=alpha_b))
+        _write(results_dir / "batch_scan_zipf", batch_scan_results(fake_result, alpha_b=alpha_b, noise=0.01))
         row = {r["claim"]: r for r in rows(results_dir)}["critical_batch_size_exponent"]
         assert row["measured"] == pytest.approx(alpha_b, rel=0.1)
         assert row["reproduces"] is reproduces
+
+
+def test_a_critical_batch_size_outside_the_batch_sizes_scanned_is_not_measured(fake_result, tmp_path):
+    # B_crit below the smallest batch scanned (512 tokens) at every loss: the trade-off is extrapolated
+    _write(tmp_path / "batch_scan_zipf", batch_scan_results(fake_result, b_crit_at_floor=300.0))
+    table = store_table("batch_scan_zipf", tmp_path)
+    one_width = best_lr_per_batch_size(table.where({"config.model.d_model": 32}))
+    targets, b_crit = model_critical_batch_sizes(one_width)
+    assert targets.size > 0 and np.all(np.isnan(b_crit))
+    row = {r["claim"]: r for r in rows(tmp_path)}["critical_batch_size_exponent"]
+    assert row["measured"] is None and "cannot be measured" in verdict(row)
 
 
 def test_a_ladder_whose_constant_is_the_entropy_reproduces_both_ladder_claims(measured):

@@ -501,7 +501,8 @@ def model_critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.
     The targets are spaced evenly in log loss between the least loss that at least
     :data:`MIN_BATCH_SIZES` batch sizes reach and the least of the losses the runs have after their
     first quarter; at each, :func:`~scalinglab.fit.fit_critical_batch` of the steps and
-    tokens each run needed (McCandlish et al. 2018).
+    tokens each run needed (McCandlish et al. 2018). A B_crit outside the batch sizes
+    scanned (in tokens) is an extrapolation of the trade-off, not a measurement: NaN.
     """
     results = table.results
     batch_tokens = np.array([r.config.batch_size * r.config.model.n_ctx for r in results], dtype=float)
@@ -518,7 +519,9 @@ def model_critical_batch_sizes(table: RunTable, n_targets: int = 6) -> tuple[np.
             [r.val_tokens for r in results], [r.val_loss_nats for r in results], batch_tokens, float(target))
         reached = np.isfinite(steps)
         enough = reached.sum() >= MIN_BATCH_SIZES
-        b_crit.append(_quietly(lambda: fit_critical_batch(steps, tokens)).B_crit if enough else np.nan)
+        found = _quietly(lambda: fit_critical_batch(steps, tokens)).B_crit if enough else np.nan
+        inside = batch_tokens.min() <= found <= batch_tokens.max()
+        b_crit.append(found if inside else np.nan)
     return targets, np.array(b_crit, dtype=float)
 
 
