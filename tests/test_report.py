@@ -342,14 +342,15 @@ def test_the_rule_is_computed_from_the_interval_and_the_tolerance():
 def test_a_new_claim_is_one_function_and_one_claim(fake_result, tmp_path):
     def mean_loss(table):
         loss = table.column("result.final_val_loss_nats")
-        return Measurement(loss.mean(), loss.min(), loss.max(), note=f"{len(table)} runs")
+        return Measurement(loss.mean(), loss.min(), float(np.median(loss)), note=f"{len(table)} runs")
 
     claim = Claim(name="mean_loss_above_entropy", claim="The ladder's losses straddle 1 nat.",
                   source="gpt_zipf_ladder", reference_source="made up", reference=1.0, measure=mean_loss)
     _write(tmp_path / "gpt_zipf_ladder", ladder_results(fake_result))
     (row,) = rows(tmp_path, claims=[claim])
     assert row["claim"] == "mean_loss_above_entropy" and row["reference"] == 1.0 and row["reproduces"] is True
-    assert row["note"] == "16 runs" and row["rule"] == "the 90% interval holds the reference"
+    assert row["note"] == "16 runs"
+    assert row["rule"] == "the 90% interval holds the reference; an interval wider than the reference is inconclusive"
 
 
 def test_the_registry_holds_the_claims_and_refuses_bad_ones():
@@ -418,3 +419,18 @@ def test_the_cli_names_a_bad_results_argument(tmp_path, capsys):
 def test_the_report_imports_no_torch():
     code = "import sys, scalinglab.report; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_interval_wider_than_the_reference_is_inconclusive(fake_result, tmp_path):
+    def loose(table):
+        return Measurement(measured=0.9, low=-1.0, high=3.0, note="a very loose fit")
+
+    claim = Claim(name="loose_claim", claim="A claim.", source="gpt_zipf_ladder", reference_source="a paper",
+                  reference=0.5, measure=loose, min_runs=1)
+    _write(tmp_path / "gpt_zipf_ladder", ladder_results(fake_result))
+    (row,) = rows(tmp_path, claims=[claim])
+    assert row["reproduces"] is None and verdict(row) == "inconclusive"
+    assert row["low"] == -1.0 and row["high"] == 3.0 and "a very loose fit" in row["note"]
+    tight = Rule()
+    assert tight.decides(Measurement(measured=0.5, low=0.3, high=0.7, note=""), 0.5)
+    assert not tight.decides(Measurement(measured=0.5, low=0.0, high=1.1, note=""), 0.5)

@@ -69,6 +69,7 @@ ROW_KEYS = ("claim", "measured", "low", "high", "reference", "source", "reproduc
 VERDICTS = {True: "reproduces", False: "does not reproduce"}
 NOT_RECORDED = "not recorded yet"
 CANNOT_MEASURE = "cannot be measured"
+INCONCLUSIVE = "inconclusive"
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -135,12 +136,18 @@ class Rule:
         close = abs(measurement.measured - reference) <= self.relative_tolerance * abs(reference)
         return bool(inside and close)
 
+    def decides(self, measurement: Measurement, reference: float) -> bool:
+        """Whether the interval is narrow enough to test the reference: no wider than the
+        reference's size. A wider one holds almost any value, so that holding this one
+        says nothing (the verdict is then "inconclusive")."""
+        return bool(measurement.high - measurement.low <= abs(reference))
+
     def describe(self) -> str:
         """The rule in words."""
         words = f"the {LEVEL:.0%} interval holds the reference"
         if self.relative_tolerance is not None:
             words += f" and the measured value lies within {self.relative_tolerance:.0%} of it"
-        return words
+        return words + "; an interval wider than the reference is inconclusive"
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,9 @@ class Claim:
                              f"contradicts the claim's {self.reference}")
         row.update(measured=measurement.measured, low=measurement.low, high=measurement.high, reference=reference,
                    reproduces=self.rule(measurement, reference), note=measurement.note)
+        if not self.rule.decides(measurement, reference):
+            row.update(reproduces=None, note=f"{INCONCLUSIVE}: the {LEVEL:.0%} interval is wider than the reference "
+                                             f"it tests; {measurement.note}")
         return row
 
 
@@ -262,7 +272,7 @@ def rows(results_dir: str | os.PathLike[str] | None = None, claims: list[Claim] 
     ``results_dir`` (default: the repository's ``results/``).
 
     Each row is a dict with the keys :data:`ROW_KEYS` (``measured``, ``low``, ``high``,
-    ``reference`` floats or None; ``reproduces`` True, False or None when not measured),
+    ``reference`` floats or None; ``reproduces`` True, False or None when not measured or inconclusive),
     plus ``text`` (the claim's sentence), ``reference_source``, ``rule`` and ``note``.
 
     Raises:
@@ -282,10 +292,14 @@ def rows(results_dir: str | os.PathLike[str] | None = None, claims: list[Claim] 
 
 
 def verdict(row: dict[str, Any]) -> str:
-    """"reproduces", "does not reproduce", "not recorded yet" or "cannot be measured"."""
+    """"reproduces", "does not reproduce", "inconclusive" (measured, but with an interval
+    too wide to test the reference), "not recorded yet" or "cannot be measured"."""
     if row["reproduces"] is not None:
         return VERDICTS[row["reproduces"]]
-    return CANNOT_MEASURE if row.get("note", "").startswith(CANNOT_MEASURE) else NOT_RECORDED
+    for words in (INCONCLUSIVE, CANNOT_MEASURE):
+        if row.get("note", "").startswith(words):
+            return words
+    return NOT_RECORDED
 
 
 def to_text(found: list[dict[str, Any]], *, details: bool = True) -> str:
