@@ -137,17 +137,19 @@ class Rule:
         return bool(inside and close)
 
     def decides(self, measurement: Measurement, reference: float) -> bool:
-        """Whether the interval is narrow enough to test the reference: no wider than the
-        reference's size. A wider one holds almost any value, so that holding this one
+        """Whether the measurement tests the reference: an interval that misses it does (the
+        claim does not reproduce), and one that holds it does only if it is no wider than
+        the reference's size. A wider one holds almost any value, so that holding this one
         says nothing (the verdict is then "inconclusive")."""
-        return bool(measurement.high - measurement.low <= abs(reference))
+        outside = not measurement.low <= reference <= measurement.high
+        return bool(outside or measurement.high - measurement.low <= abs(reference))
 
     def describe(self) -> str:
         """The rule in words."""
         words = f"the {LEVEL:.0%} interval holds the reference"
         if self.relative_tolerance is not None:
             words += f" and the measured value lies within {self.relative_tolerance:.0%} of it"
-        return words + "; an interval wider than the reference is inconclusive"
+        return words + "; an interval that holds it but is wider than it is inconclusive"
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,8 @@ class Claim:
         row.update(measured=measurement.measured, low=measurement.low, high=measurement.high, reference=reference,
                    reproduces=self.rule(measurement, reference), note=measurement.note)
         if not self.rule.decides(measurement, reference):
-            row.update(reproduces=None, note=f"{INCONCLUSIVE}: the {LEVEL:.0%} interval is wider than the reference "
-                                             f"it tests; {measurement.note}")
+            row.update(reproduces=None, note=f"{INCONCLUSIVE}: the {LEVEL:.0%} interval holds the reference but is "
+                                             f"wider than it; {measurement.note}")
         return row
 
 
