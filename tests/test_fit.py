@@ -646,14 +646,24 @@ def test_allocation_exponent_at_6n_flops_per_token_is_the_laws_own_a():
     assert a == pytest.approx(law.a, abs=0.002) and interval is None
 
 
-def test_a_cost_per_token_that_falls_with_size_lowers_the_exponent():
-    # a head of 6 d_model n_vocab FLOPs per token, d_model = sqrt(N / 24): a bigger share for small models
+def test_a_cost_per_token_growing_as_a_power_of_n_gives_the_exponent_of_the_first_order_condition():
+    # cost per token k N^g: D = C / (k N^g), and minimising A/N^alpha + B/D^beta gives a = beta / (alpha + g beta)
+    law = ChinchillaFit.from_parameters(PUBLISHED_CHINCHILLA_FITS["Besiroglu et al. 2024 refit"])
+    sizes = np.geomspace(1e3, 1e13, 8000)
+    a_sqrt, _ = allocation_exponent(law, [1e18, 1e19, 1e20, 1e21], sizes, 6e4 * np.sqrt(sizes))
+    assert a_sqrt == pytest.approx(law.beta / (law.alpha + 0.5 * law.beta), abs=0.003)
+
+
+def test_a_head_whose_share_falls_with_size_raises_the_exponent_where_it_dominates():
+    # a head of 6 d_model n_vocab FLOPs per token, d_model = sqrt(N / 24): its cost grows as sqrt(N), so where
+    # it is most of the cost a bigger model costs less than proportionally more, and a rises
     law = ChinchillaFit.from_parameters(PUBLISHED_CHINCHILLA_FITS["Besiroglu et al. 2024 refit"])
     sizes = np.geomspace(1e3, 1e9, 6000)
     with_head = 6 * sizes + 6 * np.sqrt(sizes / 24) * 50_000
     a_head, _ = allocation_exponent(law, [1e14, 1e15, 1e16, 1e17], sizes, with_head)
     a_plain, _ = allocation_exponent(law, [1e14, 1e15, 1e16, 1e17], sizes, 6 * sizes)
-    assert a_head < a_plain - 0.02
+    assert a_plain == pytest.approx(law.a, abs=0.005)
+    assert law.a + 0.02 < a_head < law.beta / (law.alpha + 0.5 * law.beta)
 
 
 def test_allocation_exponent_has_the_bootstrap_interval_and_refuses_an_optimum_at_the_edge():
