@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import shutil
 import threading
 import urllib.request
@@ -41,6 +42,10 @@ NO_CHROMIUM = "no headless Chromium with chromedriver (Debian: apt-get install c
 
 # Every test needs the built site; each is reported as skipped, with the reason, without it.
 pytestmark = pytest.mark.skipif(not (SITE / "index.html").exists(), reason=NOT_BUILT)
+
+# How Python prints a warning ("<file>:<line>: RuntimeWarning: <message>"), and nbval's markers.
+PYTHON_WARNING = re.compile(r"\b[A-Z]\w*Warning: ")
+TEST_MARKER = "NBVAL"
 
 PAGES = sorted(
     str(path.relative_to(SITE))
@@ -126,6 +131,21 @@ def test_page_loads_offline_without_errors_with_math_and_figures(browser, server
             f"{page}: image {source} did not load"
         )
         assert (image.get_attribute("alt") or "").strip(), f"{page}: image {source} has no alt text"
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if page.startswith("notebooks/")])
+def test_a_chapter_shows_no_test_marker_and_no_python_warning(browser, server, page):
+    """What a reader sees of a chapter (solutions included, folded or not) holds no nbval
+    marker, and its cell outputs no stream on stderr and no printed Python warning."""
+    _open(browser, f"{server}/{page}")
+    text = browser.execute_script("return document.querySelector('main').textContent")
+    assert TEST_MARKER not in text, f"{page} shows an nbval marker"
+    stderr = browser.find_elements(By.CSS_SELECTOR, "div.output.stderr")
+    assert not stderr, f"{page} shows output on stderr: {[e.get_attribute('textContent')[:200] for e in stderr]}"
+    outputs = browser.execute_script(
+        "return Array.from(document.querySelectorAll('div.cell_output')).map(e => e.textContent).join('\\n')")
+    warnings = [line for line in outputs.splitlines() if PYTHON_WARNING.search(line)]
+    assert not warnings, f"{page} prints Python warnings: {warnings}"
 
 
 def test_the_site_root_serves_an_icon(server):
