@@ -7,7 +7,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from scalinglab.plots import PALETTE, new_figure  # noqa: E402
+from scalinglab.plots import PALETTE, loglog, new_figure  # noqa: E402
 
 
 def test_new_figure_gives_axes_row_by_row_in_the_book_style():
@@ -49,3 +49,22 @@ def test_ladder_colors_and_learning_curves_name_a_bad_argument():
         ladder_colors(-1)
     with pytest.raises(ValueError, match="^x must be 'tokens' or 'flops'"):
         learning_curves(new_figure()[1][0], [], x="steps")
+
+
+def _y_labels(ax):
+    ax.figure.canvas.draw()
+    return [t.get_text() for minor in (False, True) for t in ax.get_yticklabels(minor=minor) if t.get_text()]
+
+
+def test_loglog_labels_a_loss_axis_in_decimals_and_a_wide_one_in_powers_of_ten():
+    (ax,) = new_figure()[1]
+    ax.plot([1, 10], [0.5, 1.3])
+    loglog(ax, xlabel="x", ylabel="loss")
+    labels = _y_labels(ax)
+    assert "0.6" in labels and "1" in labels, labels
+    assert not any("times" in label or "^" in label for label in labels), labels
+    (ax,) = new_figure()[1]
+    ax.plot([1, 10], [1e12, 1e16])
+    loglog(ax, xlabel="x", ylabel="tokens")
+    labels = _y_labels(ax)
+    assert labels and all("10^{" in label for label in labels), labels

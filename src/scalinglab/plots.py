@@ -14,6 +14,7 @@ import matplotlib as mpl
 import numpy as np
 import matplotlib.pyplot as plt
 from cycler import cycler
+from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -70,10 +71,38 @@ def new_figure(
     return fig, list(axes.flat)
 
 
+DECIMAL_RANGE = (1e-3, 1e4)
+"""Tick values that :class:`DecimalLogFormatter` writes as plain decimals (low inclusive)."""
+
+
+class DecimalLogFormatter(ticker.LogFormatterSciNotation):
+    """Log-axis tick labels as plain decimals (0.6, 2, 300) on an axis whose whole view
+    lies in :data:`DECIMAL_RANGE`, and as powers of ten (10^12) on any other, so that one
+    axis never mixes the two. Which ticks get a label is matplotlib's choice, as for its
+    default log formatter."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        label = super().__call__(x, pos)
+        view = [abs(x)] if self.axis is None else [abs(v) for v in self.axis.get_view_interval()]
+        if not label or not (DECIMAL_RANGE[0] <= min(view) and max(view) < DECIMAL_RANGE[1]):
+            return label
+        return np.format_float_positional(x, precision=4, unique=True, fractional=False, trim="-")
+
+
+def decimal_log_ticks(axis: mpl.axis.Axis) -> None:
+    """Label a log-scaled ``axis`` (``ax.yaxis``, ``ax.xaxis``) with :class:`DecimalLogFormatter`,
+    its major ticks and, where matplotlib labels them, its minor ones."""
+    axis.set_major_formatter(DecimalLogFormatter())
+    axis.set_minor_formatter(DecimalLogFormatter(labelOnlyBase=False))
+
+
 def loglog(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> Axes:
-    """Put ``ax`` on log-log axes with the given labels (say the units in them)."""
+    """Put ``ax`` on log-log axes with the given labels (say the units in them); the y
+    axis (a loss, mostly, spanning less than a decade) gets decimal tick labels
+    (:func:`decimal_log_ticks`)."""
     ax.set_xscale("log")
     ax.set_yscale("log")
+    decimal_log_ticks(ax.yaxis)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
