@@ -20,7 +20,6 @@ from scalinglab.fit import (
     fit_data_constrained,
     fit_power_law,
     fit_transfer_law,
-    frontier,
     isoflop_profiles,
     quietly,
     record_frontier,
@@ -57,25 +56,6 @@ def noisy_fit():
     return fit_chinchilla(*chinchilla_data(noise=0.01), n_bootstrap=100)
 
 
-def test_frontier_of_points_on_a_power_law_is_all_of_them():
-    compute = np.logspace(10, 15, 6)
-    loss = 3 * compute**-0.05
-    assert frontier(compute, loss).tolist() == list(range(6))
-
-
-def test_frontier_skips_points_above_the_lower_hull_and_after_the_minimum():
-    compute = [1, 10, 100, 1000, 10, 100, 1e4]
-    loss = [5.0, 3.0, 2.0, 1.5, 4.0, 2.9, 1.6]
-    # (10, 4.0) and (100, 2.9) are above the hull; (1e4, 1.6) is worse than (1000, 1.5)
-    assert frontier(compute, loss).tolist() == [0, 1, 2, 3]
-
-
-def test_frontier_drops_points_on_the_hull_that_are_not_convex():
-    compute = [1, 10, 100]
-    loss = [4.0, 3.9, 1.0]  # the middle point is above the segment from the first to the last
-    assert frontier(compute, loss).tolist() == [0, 2]
-
-
 def test_record_frontier_keeps_each_new_record_by_increasing_compute():
     compute = [100, 1, 10, 10, 1000, 1e4]
     loss = [2.0, 5.0, 3.0, 2.5, 2.1, 1.0]
@@ -83,30 +63,29 @@ def test_record_frontier_keeps_each_new_record_by_increasing_compute():
     assert record_frontier(compute, loss).tolist() == [1, 3, 0, 5]
 
 
-def test_record_frontier_holds_every_point_of_the_hull():
+def test_record_frontier_is_the_lower_envelope_every_other_point_lies_above():
     rng = np.random.default_rng(0)
-    compute = np.logspace(8, 12, 40)
-    loss = 1 + (1e9 / compute) ** 0.2 * rng.uniform(1, 1.3, 40)
-    assert set(frontier(compute, loss)) <= set(record_frontier(compute, loss))
-
-
-def test_record_frontier_bad_input():
-    with pytest.raises(ValueError, match="loss must be positive"):
-        record_frontier([1, 2], [1, -1])
+    compute = rng.uniform(1e8, 1e12, 60)
+    loss = 1 + (1e9 / compute) ** 0.2 * rng.uniform(1, 1.3, 60)
+    kept = record_frontier(compute, loss)
+    assert np.all(np.diff(compute[kept]) > 0) and np.all(np.diff(loss[kept]) < 0)
+    for i in set(range(60)) - set(kept.tolist()):  # a kept point of no more compute is at least as good
+        assert np.any((compute[kept] <= compute[i]) & (loss[kept] <= loss[i]))
 
 
 @pytest.mark.parametrize(
     ("compute", "loss", "message"),
     [
         ([1, -1], [1, 1], "compute must be positive"),
+        ([1, 2], [1, -1], "loss must be positive"),
         ([1, 2], [1, np.nan], "loss must be finite"),
         ([1, 2, 3], [1, 2], "same length"),
         ([], [], "non-empty"),
     ],
 )
-def test_frontier_bad_input(compute, loss, message):
+def test_record_frontier_names_a_bad_argument(compute, loss, message):
     with pytest.raises(ValueError, match=message):
-        frontier(compute, loss)
+        record_frontier(compute, loss)
 
 
 # ------------------------------------------------------------------ fit_power_law

@@ -1,7 +1,7 @@
 """Fitting the scaling laws: one file a law, one optimiser shared, one result shape.
 
-* :func:`frontier`, :func:`record_frontier` (``frontier.py``): the compute-efficient
-  frontier of many (compute, loss) points;
+* :func:`record_frontier` (``frontier.py``): the compute-efficient frontier of many
+  (compute, loss) points, their lower envelope;
 * :func:`fit_power_law` (``power_law.py``): y = E + (x0 / x)^alpha, fitted in log space;
 * :func:`fit_chinchilla` (``chinchilla.py``): L(N, D) = E + A / N^alpha + B / D^beta with
   the Huber loss of Hoffmann et al. (2022), and the compute-optimal allocation it implies
@@ -37,7 +37,7 @@ from .critical_batch import (
     tokens_to_reach,
 )
 from .data_constrained import DataConstrainedFit, fit_data_constrained
-from .frontier import frontier, record_frontier
+from .frontier import record_frontier
 from .isoflop import IsoFLOPFit, isoflop_profiles
 from .kaplan import KaplanFit, fit_kaplan
 from .power_law import PowerLawFit, fit_power_law
@@ -63,7 +63,6 @@ __all__ = [
     "fit_kaplan",
     "fit_power_law",
     "fit_transfer_law",
-    "frontier",
     "isoflop_profiles",
     "quietly",
     "record_frontier",
