@@ -136,10 +136,16 @@ def test_page_loads_offline_without_errors_with_math_and_figures(browser, server
 @pytest.mark.parametrize("page", [page for page in PAGES if page.startswith("notebooks/")])
 def test_a_chapter_shows_no_test_marker_and_no_python_warning(browser, server, page):
     """What a reader sees of a chapter (solutions included, folded or not) holds no nbval
-    marker, and its cell outputs no stream on stderr and no printed Python warning."""
+    marker and no bare ``assert`` in its code (the checks sit in cells tagged
+    ``remove-cell``: executed, not shown), and its cell outputs no stream on stderr and
+    no printed Python warning."""
     _open(browser, f"{server}/{page}")
     text = browser.execute_script("return document.querySelector('main').textContent")
     assert TEST_MARKER not in text, f"{page} shows an nbval marker"
+    code = browser.execute_script(
+        "return Array.from(document.querySelectorAll('div.cell_input')).map(e => e.textContent).join('\\n')")
+    asserts = [line for line in code.splitlines() if line.strip().startswith("assert ")]
+    assert not asserts, f"{page} shows bare asserts: {asserts}"
     stderr = browser.find_elements(By.CSS_SELECTOR, "div.output.stderr")
     assert not stderr, f"{page} shows output on stderr: {[e.get_attribute('textContent')[:200] for e in stderr]}"
     outputs = browser.execute_script(
