@@ -26,6 +26,7 @@ Recorded with \`bash results/record.sh $name\`, which runs:
 
 Grid: [grid.toml](grid.toml) (a copy of results/grids/$name.toml). Each run's record in
 runs/ holds its config, its full result and its provenance (device, versions, git
-commit, date, wall time). Last (re)run: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, ${seconds} s.
+commit, date, wall time). Last (re)run: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, ${seconds} s
+(a run that resumed the store times only the runs it made; each record holds its own wall time).
 README
 done
