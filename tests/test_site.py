@@ -194,3 +194,23 @@ def test_a_chapter_downloads_as_markdown_and_as_an_executed_notebook(browser, se
     assert any(cell.get("outputs") for cell in notebook["cells"] if cell["cell_type"] == "code"), (
         "the downloaded notebook has no outputs: it is not the executed one"
     )
+
+
+def test_a_chapter_downloads_as_a_student_notebook_without_the_solutions(browser, server):
+    _open(browser, f"{server}/notebooks/fermi.html")
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a[href$='.exercises.ipynb']")]
+    assert links, "fermi.html offers no notebook without the solutions"
+    with urllib.request.urlopen(links[0]) as response:
+        student = json.load(response)
+    with urllib.request.urlopen(links[0].replace(".exercises.ipynb", ".ipynb")) as response:
+        full = json.load(response)
+
+    def text(notebook, kind):
+        return ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == kind]
+
+    assert not any("{solution-start}" in source for source in text(student, "markdown"))
+    assert sum(s.count("{exercise-start}") for s in text(student, "markdown")) == sum(
+        s.count("{exercise-start}") for s in text(full, "markdown")) > 0
+    assert set(text(full, "code")) - set(text(student, "code")), "no solution code was left out"
+    assert set(text(student, "code")) - {""} - set(text(full, "code")) == {
+        source for source in text(student, "code") if source.startswith("# A check")}
