@@ -33,6 +33,8 @@ from scalinglab.corpora import (
 from scalinglab.corpora.markov_icl import (
     bayes_optimal_loss_per_position,
     bayes_optimal_predictive,
+    entropy_rate_nats,
+    expected_entropy_rate_nats,
     sample_markov_documents,
 )
 from scalinglab.corpora.zipf import (
@@ -362,6 +364,28 @@ def test_bayes_optimal_loss_matches_monte_carlo():
     assert abs(z.mean()) * math.sqrt(len(z)) < 4.5  # no shared bias either
     assert mean[-1] < mean[2] < mean[0]  # learning in context lowers the loss
     assert (error[2:] > 0).all() and (error[2:] < 0.02).all()
+
+
+def test_entropy_rate_of_a_two_state_chain_is_its_rows_weighted_by_the_stationary_distribution():
+    table = np.array([[0.9, 0.1], [0.5, 0.5]])  # stationary (5/6, 1/6)
+    row_entropy = [-(0.9 * math.log(0.9) + 0.1 * math.log(0.1)), math.log(2)]
+    assert entropy_rate_nats(table) == pytest.approx(5 / 6 * row_entropy[0] + 1 / 6 * row_entropy[1])
+    assert entropy_rate_nats(np.stack([table, np.full((2, 2), 0.5)])) == pytest.approx(
+        [entropy_rate_nats(table), math.log(2)])
+    with pytest.raises(ValueError, match="square"):
+        entropy_rate_nats(np.ones(3) / 3)
+    with pytest.raises(ValueError, match="sum to 1"):
+        entropy_rate_nats(np.array([[0.5, 0.6], [0.5, 0.5]]))
+
+
+def test_the_bayes_optimal_loss_falls_towards_the_chains_expected_entropy_rate():
+    rate, error = expected_entropy_rate_nats(n_states=4, concentration=0.5, n_samples=20_000)
+    assert 0 < error < 0.005
+    assert expected_entropy_rate_nats(n_states=4, concentration=1e6)[0] == pytest.approx(math.log(4), rel=1e-6)
+    late, _ = bayes_optimal_loss_per_position(400, n_states=4, concentration=0.5, n_samples=2000)
+    assert rate < late[-1] < rate + 0.05  # still above the floor, and close to it after 400 tokens
+    with pytest.raises(ValueError, match="concentration"):
+        expected_entropy_rate_nats(concentration=0.0)
 
 
 def test_bayes_optimal_loss_rejects_bad_input():

@@ -4,7 +4,8 @@ Each document is a newline followed by a first-order Markov chain over ``n_state
 letters whose transition table is drawn afresh for that document (rows from a symmetric
 Dirichlet(``concentration``)), so a model can only predict by learning the table from
 the context. The Bayes-optimal loss at each position is
-:func:`bayes_optimal_loss_per_position`.
+:func:`bayes_optimal_loss_per_position`; it falls towards the chains' entropy rate,
+:func:`expected_entropy_rate_nats`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,49 @@ def sample_markov_documents(
         u = rng.random(n_documents)[:, None]
         states[:, t] = np.minimum((u > cumulative[rows, states[:, t - 1]]).sum(axis=1), n_states - 1)
     return states
+
+
+def entropy_rate_nats(tables: np.ndarray) -> np.ndarray:
+    """Entropy rate of first-order Markov chains, nats per transition.
+
+    ``tables`` is one transition table (n x n, rows summing to 1) or a stack of them
+    (... x n x n). Each chain's rate is H = -sum_a pi_a sum_b P_ab ln P_ab, with pi its
+    stationary distribution (pi P = pi, sum pi = 1), which is unique when every entry
+    of P is positive, as for tables drawn from a Dirichlet.
+    """
+    tables = np.asarray(tables, dtype=float)
+    if tables.ndim < 2 or tables.shape[-1] != tables.shape[-2]:
+        raise ValueError(f"tables must be square transition tables (... x n x n), got shape {tables.shape}")
+    if not np.allclose(tables.sum(axis=-1), 1.0) or np.any(tables < 0):
+        raise ValueError("tables must have non-negative rows that sum to 1")
+    n = tables.shape[-1]
+    system = np.swapaxes(tables, -1, -2) - np.eye(n)  # (P^T - I) pi = 0 ...
+    system[..., -1, :] = 1.0  # ... with the last equation replaced by sum pi = 1
+    rhs = np.zeros(tables.shape[:-1])
+    rhs[..., -1] = 1.0
+    stationary = np.linalg.solve(system, rhs[..., None])[..., 0]
+    row_entropy = -np.where(tables > 0, tables * np.log(np.where(tables > 0, tables, 1.0)), 0.0).sum(axis=-1)
+    return (stationary * row_entropy).sum(axis=-1)
+
+
+def expected_entropy_rate_nats(
+    *, n_states: int = 8, concentration: float = 0.3, n_samples: int = 20_000, seed: int = 0
+) -> tuple[float, float]:
+    """The entropy rate of a ``"markov_icl"`` document's chain, averaged over its prior, and
+    the standard error of that Monte Carlo mean (nats per token).
+
+    Far along a long document the Bayes-optimal predictor has learned the table, and its
+    loss tends to this chain's :func:`entropy_rate_nats`; averaged over the tables the
+    source draws (rows from a symmetric Dirichlet(``concentration``)), that is the floor of
+    :func:`bayes_optimal_loss_per_position` as the position grows. Estimated from
+    ``n_samples`` tables.
+    """
+    n_states, concentration = positive_int("n_states", n_states), positive_float("concentration", concentration)
+    n_samples = positive_int("n_samples", n_samples)
+    rng = np.random.default_rng([non_negative_int("seed", seed), 3])
+    rates = entropy_rate_nats(rng.dirichlet(np.full(n_states, concentration), size=(n_samples, n_states)))
+    standard_error = rates.std(ddof=1) / math.sqrt(n_samples) if n_samples > 1 else 0.0
+    return float(rates.mean()), float(standard_error)
 
 
 def bayes_optimal_predictive(states: np.ndarray, n_states: int, concentration: float) -> np.ndarray:
