@@ -26,6 +26,7 @@ from scalinglab.probes.induction import (
     previous_token_scores,
     repeated_random_sequence,
 )
+from scalinglab.icl import ContextWindows
 from scalinglab.runs import DEFAULT_EVALUATION_PROBES, GPTConfig, LSTMConfig, TrainConfig
 from scalinglab.sweep import expand_grid
 from scalinglab.train import train
@@ -53,8 +54,9 @@ def tiny_gpt() -> GPT:
 # The registry
 
 
-def test_the_registry_holds_the_six_probes_each_with_when_it_runs():
+def test_the_registry_holds_the_seven_probes_each_with_when_it_runs():
     assert {name: probe.when for name, probe in PROBES.items()} == {
+        "context_windows": "end",
         "icl_score": "evaluation",
         "prefix_matching": "evaluation",
         "induction_mass": "evaluation",
@@ -283,3 +285,16 @@ def test_few_shot_rejects_bad_input(tiny_gpt):
         evaluate_few_shot(tiny_gpt, "anagram", 1, n_prompts=2, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^n_prompts"):
         evaluate_few_shot(tiny_gpt, "last_letter", 1, n_prompts=0, seed=0, with_description=False)
+
+
+def test_the_context_windows_probe_measures_every_window_in_every_bin():
+    result = train(dataclasses.replace(TINY_RUN, probes=("context_windows",)))
+    data = result.probes["context_windows"]
+    windows = ContextWindows.from_probe(data)
+    n_windows = data["n_windows"]
+    assert data["placement"] == "inside_document" and 0 < n_windows <= 512
+    assert windows.window_bin_loss_nats.shape == (n_windows, len(windows.bin_firsts))
+    assert windows.bin_firsts[0] == 1 and windows.bin_lasts[-1] == 16
+    assert np.all(windows.bin_firsts[1:] == windows.bin_lasts[:-1] + 1)  # the bins tile the context
+    assert np.allclose(windows.window_loss_nats.mean(), np.mean(data["loss_per_position_nats"]), atol=1e-4)
+    assert len(set(data["window_document"])) <= data["n_documents"]

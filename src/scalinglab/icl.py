@@ -11,19 +11,33 @@ which :func:`fit_position_power_law` fits. :func:`icl_score` is Olsson et al.'s
 (2022) one-number summary: loss late in the context minus loss early in it (they
 use token 500 minus token 50); the more negative, the more the context helps.
 
+A single curve has no interval. The ``"context_windows"`` probe keeps, for a final model,
+the loss of every evaluation window in log-spaced position bins, on windows placed inside
+documents (:class:`ContextWindows`); resampling the documents
+(:func:`document_resample_weights`) then gives intervals on the curve, on where it stops
+falling (:func:`plateau_interval`), on its power law (:func:`position_power_law`) and on
+anything else computed from the runs measured on the same windows, paired.
+
 Few-shot accuracy and induction heads, which need the model itself, are measured by
 :mod:`scalinglab.probes.few_shot` and :mod:`scalinglab.probes.induction`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from ._checks import positive_float, positive_int
+from ._checks import fraction, non_negative_int, positive_float, positive_int
 from .fit import PowerLawFit, fit_power_law
 
 # ---------------------------------------------------------------------------
 # Loss along the context
+
+POSITION_BINS = 24
+"""Log-spaced position bins of a binned loss-along-the-context curve (at most; early bins hold one position)."""
 
 
 def _loss_curve(loss_per_position: np.ndarray) -> np.ndarray:
@@ -53,7 +67,7 @@ def fit_position_power_law(
     return fit_power_law(positions, curve[start - 1 :], n_bootstrap=n_bootstrap, seed=seed)
 
 
-def binned_along_context(loss_per_position: np.ndarray, *, n_bins: int = 24) -> tuple[np.ndarray, np.ndarray]:
+def binned_along_context(loss_per_position: np.ndarray, *, n_bins: int = POSITION_BINS) -> tuple[np.ndarray, np.ndarray]:
     """Loss averaged over log-spaced bins of position: (bin centre positions, mean loss per bin).
 
     A single position's loss is the mean over the evaluation windows only, so it is
@@ -63,18 +77,18 @@ def binned_along_context(loss_per_position: np.ndarray, *, n_bins: int = 24) -> 
     mean of its first and last position.
     """
     curve = _loss_curve(loss_per_position)
-    firsts, lasts = _log_bins(len(curve), n_bins)
+    firsts, lasts = log_bins(len(curve), n_bins)
     means = np.array([curve[a - 1 : b].mean() for a, b in zip(firsts, lasts)])
     return np.sqrt(firsts * lasts), means
 
 
-def _log_bins(n_ctx: int, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def log_bins(n_ctx: int, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     """First and last positions (1-based, inclusive) of the log-spaced bins over 1..n_ctx."""
     edges = np.unique(np.round(np.geomspace(1, n_ctx + 1, positive_int("n_bins", n_bins) + 1)).astype(int))
     return edges[:-1], edges[1:] - 1
 
 
-def context_plateau(loss_per_position: np.ndarray, *, tolerance_nats: float = 0.02, n_bins: int = 24) -> int:
+def context_plateau(loss_per_position: np.ndarray, *, tolerance_nats: float = 0.02, n_bins: int = POSITION_BINS) -> int:
     """The first position from which more context helps by less than ``tolerance_nats``.
 
     On the binned curve (:func:`binned_along_context`), the first position of the
@@ -85,9 +99,21 @@ def context_plateau(loss_per_position: np.ndarray, *, tolerance_nats: float = 0.
     """
     tolerance = positive_float("tolerance_nats", tolerance_nats)
     _, means = binned_along_context(loss_per_position, n_bins=n_bins)
-    firsts, _ = _log_bins(len(loss_per_position), n_bins)
-    above = np.flatnonzero(means - means[-1] > tolerance)
-    return int(firsts[0 if len(above) == 0 else above[-1] + 1])
+    firsts, _ = log_bins(len(loss_per_position), n_bins)
+    return int(plateau_positions(firsts, means, tolerance))
+
+
+def plateau_positions(bin_firsts: np.ndarray, binned_loss_nats: np.ndarray, tolerance_nats: float) -> np.ndarray:
+    """:func:`context_plateau`'s rule on binned curves: for each row of ``binned_loss_nats``
+    (shape (..., n_bins)), the first position of the first bin within ``tolerance_nats`` of
+    the last bin's loss that stays so in every later bin. A curve still falling by more
+    than the tolerance into its last bin gives that bin's first position."""
+    means = np.asarray(binned_loss_nats, dtype=float)
+    above = means - means[..., -1:] > tolerance_nats
+    # index of the last bin still above the final level, + 1 (0 when none is)
+    n_bins = means.shape[-1]
+    last_above = np.where(above.any(axis=-1), n_bins - 1 - np.argmax(above[..., ::-1], axis=-1), -1)
+    return np.asarray(bin_firsts)[last_above + 1]
 
 
 def _position(name: str, value: object, n_ctx: int) -> int:
@@ -110,3 +136,188 @@ def icl_score(loss_per_position: np.ndarray, *, early: int | None = None, late: 
     if late <= early:
         raise ValueError(f"late must come after early={early}, got {late}")
     return float(curve[late - 1] - curve[early - 1])
+
+
+# ---------------------------------------------------------------------------
+# Window by window: intervals over the evaluation documents
+
+
+@dataclass(frozen=True)
+class ContextWindows:
+    """One final model's loss along the context, window by window (the ``"context_windows"``
+    probe of :mod:`scalinglab.probes.context_windows`).
+
+    Attributes:
+        bin_firsts, bin_lasts: the position bins, 1-based and inclusive, shape (n_bins,).
+        window_bin_loss_nats: each window's mean loss in each bin, shape (n_windows, n_bins).
+        window_document: each window's validation document, shape (n_windows,).
+    """
+
+    bin_firsts: np.ndarray
+    bin_lasts: np.ndarray
+    window_bin_loss_nats: np.ndarray
+    window_document: np.ndarray
+
+    @classmethod
+    def from_probe(cls, data: Mapping[str, Any]) -> ContextWindows:
+        """From a run's ``result.probes["context_windows"]``."""
+        if not isinstance(data, Mapping) or "window_bin_loss_nats" not in data:
+            raise ValueError("data must be a run's probes['context_windows'] (a mapping with window_bin_loss_nats)")
+        return cls(np.asarray(data["bin_firsts"]), np.asarray(data["bin_lasts"]),
+                   np.asarray(data["window_bin_loss_nats"], dtype=float), np.asarray(data["window_document"]))
+
+    @property
+    def centres(self) -> np.ndarray:
+        """Each bin's centre, the geometric mean of its first and last position."""
+        return np.sqrt(self.bin_firsts * self.bin_lasts)
+
+    @property
+    def window_loss_nats(self) -> np.ndarray:
+        """Each window's mean loss over all its positions, shape (n_windows,)."""
+        widths = self.bin_lasts - self.bin_firsts + 1
+        return self.window_bin_loss_nats @ widths / widths.sum()
+
+    def binned(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """The mean loss in each bin over the windows, shape (n_bins,); with ``weights``
+        (shape (B, n_windows), e.g. :func:`document_resample_weights`), one curve a row."""
+        if weights is None:
+            return self.window_bin_loss_nats.mean(axis=0)
+        return weights @ self.window_bin_loss_nats / weights.sum(axis=1, keepdims=True)
+
+
+def document_resample_weights(window_document: np.ndarray, n_bootstrap: int, seed: int = 0) -> np.ndarray:
+    """Weights of ``n_bootstrap`` bootstrap resamples of the documents, shape (n_bootstrap, n_windows).
+
+    Each resample draws the documents with replacement; a window's weight is the number of
+    times its document was drawn, so the windows of one document stay together (they are
+    not independent). Two runs measured on the same windows take the same weights, which
+    pairs their resamples.
+    """
+    n_bootstrap, seed = positive_int("n_bootstrap", n_bootstrap), non_negative_int("seed", seed)
+    documents, index = np.unique(np.asarray(window_document), return_inverse=True)
+    counts = np.random.default_rng(seed).multinomial(len(documents), np.full(len(documents), 1 / len(documents)),
+                                                     size=n_bootstrap)
+    return counts[:, index].astype(float)
+
+
+def percentile_interval(samples: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``level`` percentile interval of bootstrap ``samples`` along ``axis`` (NaNs left out)."""
+    level = fraction("level", level)
+    low, high = np.nanpercentile(samples, [50 * (1 - level), 50 * (1 + level)], axis=axis)
+    return low, high
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """Where a loss-along-the-context curve stops falling (:func:`plateau_interval`).
+
+    Attributes:
+        position: the plateau position of the measured curve (:func:`context_plateau`'s rule).
+        low, high: its bootstrap interval over documents, at ``level``.
+        end_bin_first: the first position of the last bin: a plateau there means the curve
+            still falls into the end of the context.
+    """
+
+    position: int
+    low: float
+    high: float
+    level: float
+    end_bin_first: int
+
+    @property
+    def still_falling(self) -> bool:
+        """Whether the curve falls by more than the tolerance into its last bin."""
+        return self.position == self.end_bin_first
+
+
+def plateau_interval(
+    windows: ContextWindows, *, tolerance_nats: float = 0.02, n_bootstrap: int = 400, level: float = 0.9, seed: int = 0
+) -> Plateau:
+    """The position from which more context helps by less than ``tolerance_nats``
+    (:func:`plateau_positions`), with its interval over bootstrap resamples of the documents."""
+    tolerance = positive_float("tolerance_nats", tolerance_nats)
+    weights = document_resample_weights(windows.window_document, n_bootstrap, seed)
+    position = int(plateau_positions(windows.bin_firsts, windows.binned(), tolerance))
+    low, high = percentile_interval(plateau_positions(windows.bin_firsts, windows.binned(weights), tolerance), level)
+    return Plateau(position, float(low), float(high), level, int(windows.bin_firsts[-1]))
+
+
+ALPHA_GRID = np.geomspace(0.01, 4.0, 1200)
+"""The exponents :func:`position_power_law` profiles over."""
+
+
+def _profile_power_law(t: np.ndarray, curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least squares of each row of ``curves`` on E + c t^-alpha, profiled over :data:`ALPHA_GRID`:
+    for each alpha, E and c > 0 are a straight-line fit; the alpha of least squared error is kept.
+    Returns (E, c, alpha), one a row (NaN where no alpha gives c > 0)."""
+    x = t[None, :] ** -ALPHA_GRID[:, None]                           # (K, n)
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = curves - curves.mean(axis=1, keepdims=True)                 # (B, n)
+    sxx = np.sum(xc**2, axis=1)                                      # (K,)
+    sxy = yc @ xc.T                                                  # (B, K)
+    sse = np.sum(yc**2, axis=1, keepdims=True) - np.where(sxy > 0, sxy**2 / sxx, 0.0)
+    best = np.argmin(np.where(sxy > 0, sse, np.inf), axis=1)
+    rows = np.arange(len(curves))
+    c = sxy[rows, best] / sxx[best]
+    e = curves.mean(axis=1) - c * x[best].mean(axis=1)
+    ok = sxy[rows, best] > 0
+    return np.where(ok, e, np.nan), np.where(ok, c, np.nan), np.where(ok, ALPHA_GRID[best], np.nan)
+
+
+def position_power_law(
+    windows: ContextWindows, *, last_position: int | None = None, first_position: int = 1,
+    n_bootstrap: int = 400, level: float = 0.9, seed: int = 0,
+) -> PowerLawFit:
+    """L(t) = E + (t0 / t)^alpha fitted to the binned curve over the bins whose positions lie in
+    ``first_position..last_position`` (default: the whole context), with intervals over
+    bootstrap resamples of the documents.
+
+    Least squares in nats on the bin means, one point a bin (so each factor of the position
+    weighs the same), profiled over alpha on :data:`ALPHA_GRID` (E and t0 follow in closed
+    form): fast enough to refit every resample. ``converged`` is False when the best alpha
+    of the measured curve is at the grid's edge. ``x0`` is t0, in tokens.
+    """
+    first = positive_int("first_position", first_position)
+    last = int(windows.bin_lasts[-1]) if last_position is None else positive_int("last_position", last_position)
+    keep = (windows.bin_firsts >= first) & (windows.bin_lasts <= last)
+    if keep.sum() < 3:
+        raise ValueError(f"position_power_law needs at least 3 bins in positions {first}..{last}, got {keep.sum()}")
+    t = windows.centres[keep]
+    weights = document_resample_weights(windows.window_document, n_bootstrap, seed)
+    curves = np.vstack([windows.binned()[None, :], windows.binned(weights)])[:, keep]
+    e, c, alpha = _profile_power_law(t, curves)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t0 = c ** (1 / alpha)
+    kept = np.isfinite(alpha[1:])
+    samples = {"E": e[1:][kept], "x0": t0[1:][kept], "alpha": alpha[1:][kept]}
+    intervals = {name: tuple(float(v) for v in percentile_interval(values, level)) for name, values in samples.items()}
+    converged = bool(np.isfinite(alpha[0]) and ALPHA_GRID[0] < alpha[0] < ALPHA_GRID[-1])
+    return PowerLawFit(E=float(e[0]), x0=float(t0[0]), alpha=float(alpha[0]), converged=converged,
+                       n_points=int(keep.sum()), intervals=intervals, level=level, bootstrap=samples,
+                       n_bootstrap_dropped=int(np.count_nonzero(~kept)))
+
+
+def context_gain(windows: ContextWindows, position: int, weights: np.ndarray | None = None) -> np.ndarray | float:
+    """How much the context still helps after ``position``: the loss in the bin that holds
+    ``position`` minus the loss in the last bin, nats/token (positive = still falling); one
+    value a resample with ``weights``."""
+    position = positive_int("position", position)
+    inside = np.flatnonzero((windows.bin_firsts <= position) & (position <= windows.bin_lasts))
+    if len(inside) == 0:
+        raise ValueError(f"position must lie in 1..{windows.bin_lasts[-1]}, got {position}")
+    curve = windows.binned(weights)
+    gain = curve[..., inside[0]] - curve[..., -1]
+    return float(gain) if weights is None else gain
+
+
+def paired_windows(runs: Sequence[ContextWindows]) -> np.ndarray:
+    """The documents of the windows several runs share: ``ValueError`` unless every run was
+    measured on the same windows (same corpus and context), as a paired comparison needs."""
+    if not runs:
+        raise ValueError("runs must hold at least one ContextWindows")
+    first = runs[0]
+    for run in runs[1:]:
+        if not (np.array_equal(run.window_document, first.window_document)
+                and np.array_equal(run.bin_firsts, first.bin_firsts)):
+            raise ValueError("the runs were measured on different windows (corpus or n_ctx differ): they cannot be paired")
+    return first.window_document

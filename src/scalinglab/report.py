@@ -49,6 +49,8 @@ from .fit import (
     quietly,
     steps_and_tokens_to_reach,
 )
+from .icl import plateau_interval, position_power_law
+from .ladders import best_runs, ladder_windows, parameter_factor_interval, tokens_to_loss, tokens_to_loss_slope
 from .protocol import isoflop_coverage
 from .results import RunTable, load_table, recorded_store
 from .store import STORE_MARKER
@@ -70,6 +72,10 @@ VERDICTS = {True: "reproduces", False: "does not reproduce"}
 NOT_RECORDED = "not recorded yet"
 CANNOT_MEASURE = "cannot be measured"
 INCONCLUSIVE = "inconclusive"
+
+SIDES = ("holds", "above", "below", "about")
+"""What a :class:`Rule` asks of the interval: that it hold the reference, lie above or below it,
+or lie within a factor of it."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -116,13 +122,33 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Rule:
-    """How a claim's verdict follows from its measurement: the interval [low, high] must
-    hold the reference and, with a ``relative_tolerance``, the measured value must also
-    lie within that fraction of the reference."""
+    """How a claim's verdict follows from its measurement.
+
+    With ``side="holds"`` (a claim that a quantity *equals* the reference) the interval
+    [low, high] must hold the reference and, with a ``relative_tolerance``, the measured
+    value must also lie within that fraction of the reference. With ``side="above"`` or
+    ``"below"`` (a claim that it *exceeds* or *falls short of* the reference, e.g. a slope
+    below 0) the whole interval must lie on that side; an interval wholly on the other side
+    does not reproduce, and one that holds the reference is inconclusive. With
+    ``side="about"`` and a ``factor`` (a claim of "about a hundred tokens") the interval must
+    lie within [reference / factor, reference * factor]; one wholly outside it does not
+    reproduce, and one that straddles its edge is inconclusive."""
 
     relative_tolerance: float | None = None
+    side: str = "holds"
+    factor: float | None = None
 
     def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise ValueError(f"side must be one of {', '.join(map(repr, SIDES))}, got {self.side!r}")
+        if (self.side == "about") != (self.factor is not None):
+            raise ValueError(f"factor goes with side='about' (and side='about' needs one), got side={self.side!r}, "
+                             f"factor={self.factor!r}")
+        if self.factor is not None and (isinstance(self.factor, bool) or not isinstance(self.factor, (int, float))
+                                        or not self.factor > 1):
+            raise ValueError(f"factor must be a number above 1, got {self.factor!r}")
+        if self.side != "holds" and self.relative_tolerance is not None:
+            raise ValueError(f"relative_tolerance goes with side='holds' only, got side={self.side!r}")
         tolerance = self.relative_tolerance
         if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
                                       or not 0 < tolerance < 1):
@@ -130,6 +156,12 @@ class Rule:
 
     def __call__(self, measurement: Measurement, reference: float) -> bool:
         """Whether the claim reproduces."""
+        if self.side == "above":
+            return bool(measurement.low > reference)
+        if self.side == "below":
+            return bool(measurement.high < reference)
+        if self.side == "about":
+            return bool(reference / self.factor <= measurement.low and measurement.high <= reference * self.factor)
         inside = measurement.low <= reference <= measurement.high
         if self.relative_tolerance is None:
             return bool(inside)
@@ -141,11 +173,22 @@ class Rule:
         claim does not reproduce), and one that holds it does only if it is no wider than
         the reference's size. A wider one holds almost any value, so that holding this one
         says nothing (the verdict is then "inconclusive")."""
+        if self.side == "about":
+            low, high = reference / self.factor, reference * self.factor
+            return bool(self(measurement, reference) or measurement.high < low or measurement.low > high)
         outside = not measurement.low <= reference <= measurement.high
+        if self.side != "holds":
+            return bool(outside)
         return bool(outside or measurement.high - measurement.low <= abs(reference))
 
     def describe(self) -> str:
         """The rule in words."""
+        if self.side == "about":
+            return (f"the {LEVEL:.0%} interval lies within a factor {self.factor:g} of the reference; one that "
+                    "straddles that range's edge is inconclusive")
+        if self.side != "holds":
+            return (f"the {LEVEL:.0%} interval lies wholly {self.side} the reference; an interval that holds "
+                    "it is inconclusive")
         words = f"the {LEVEL:.0%} interval holds the reference"
         if self.relative_tolerance is not None:
             words += f" and the measured value lies within {self.relative_tolerance:.0%} of it"
@@ -230,8 +273,13 @@ class Claim:
         row.update(measured=measurement.measured, low=measurement.low, high=measurement.high, reference=reference,
                    reproduces=self.rule(measurement, reference), note=measurement.note)
         if not self.rule.decides(measurement, reference):
-            row.update(reproduces=None, note=f"{INCONCLUSIVE}: the {LEVEL:.0%} interval holds the reference but is "
-                                             f"wider than it; {measurement.note}")
+            if self.rule.side == "holds":
+                why = "holds the reference but is wider than it"
+            elif self.rule.side == "about":
+                why = f"straddles the edge of a factor {self.rule.factor:g} around the reference"
+            else:
+                why = f"holds the reference (the claim: {self.rule.side} it)"
+            row.update(reproduces=None, note=f"{INCONCLUSIVE}: the {LEVEL:.0%} interval {why}; {measurement.note}")
         return row
 
 
@@ -661,4 +709,124 @@ register(Claim(
     reference=KAPLAN_CRITICAL_BATCH_EXPONENT,
     measure=_critical_batch_exponent,
     min_runs=4,
+))
+
+
+# ---------------------------------------------------------------------------
+# Transformers against LSTMs on real text, and along the context (results/arch_scan_docstrings)
+
+LECTURE_LSTM_FACTOR = 5.0
+"""The lower end of the lecture's "transformers need 5-10x fewer parameters than LSTMs" (Kaplan et al. 2020, fig. 7)."""
+KAPLAN_LSTM_PLATEAU_POSITION = 100.0
+"""The position after which an LSTM's loss stops falling along the context (Kaplan et al. 2020, fig. 7, right)."""
+PLATEAU_FACTOR = 2.0
+""""About a hundred tokens": a plateau position within this factor of the reference."""
+CONTEXT_TOLERANCE_NATS = 0.02
+"""A curve has stopped falling along the context where it stays within this of its last bin's loss."""
+SAMPLE_EFFICIENCY_MARGIN = 1.02
+"""The target loss of the sample-efficiency claim: the smallest model's final loss times this."""
+
+
+def _ladders(table: RunTable) -> dict[str, tuple[np.ndarray, list]]:
+    found = {arch: ladder_windows(table, arch) for arch in ("gpt", "lstm")}
+    for arch, (sizes, _) in found.items():
+        if len(sizes) < MIN_SIZES:
+            raise NotRecordedYet(f"{len(sizes)} {arch} sizes; the comparison needs at least {MIN_SIZES}")
+    return found
+
+
+def _ladder_note(table: RunTable, found: dict[str, tuple[np.ndarray, list]]) -> str:
+    sizes = ", ".join(f"{len(s)} {arch} sizes ({s[0]:,.0f}-{s[-1]:,.0f} parameters)" for arch, (s, _) in found.items())
+    n_windows = len(next(iter(found.values()))[1][0].window_document)
+    return (f"{sizes}, each at the best lr of its scan ({len(table)} runs); "
+            f"{N_BOOTSTRAP} bootstrap resamples of the validation documents ({n_windows} windows inside documents)")
+
+
+def _lstm_parameter_factor(table: RunTable) -> Measurement:
+    found = _ladders(table)
+    try:
+        factor = parameter_factor_interval(*found["gpt"], *found["lstm"], n_bootstrap=N_BOOTSTRAP, level=LEVEL,
+                                           seed=SEED)
+    except ValueError as error:
+        raise CannotMeasure(f"{error} ({_ladder_note(table, found)})") from None
+    matched = int(np.isfinite(factor.factor).sum())
+    return Measurement(factor.geometric_mean, factor.mean_low, factor.mean_high, note=(
+        f"geometric mean over the {matched} GPT sizes whose loss the LSTM ladder spans of N_LSTM(L) / N_GPT: "
+        f"{_ladder_note(table, found)}; the interval holds the evaluation's sampling error, not the seeds'"))
+
+
+def _lstm_plateau_position(table: RunTable) -> Measurement:
+    found = _ladders(table)
+    plateau = plateau_interval(found["lstm"][1][-1], tolerance_nats=CONTEXT_TOLERANCE_NATS, n_bootstrap=N_BOOTSTRAP,
+                               level=LEVEL, seed=SEED)
+    return Measurement(plateau.position, plateau.low, plateau.high, note=(
+        f"the largest LSTM's first position within {CONTEXT_TOLERANCE_NATS} nats of its loss at the end of the "
+        f"context: {_ladder_note(table, found)}"))
+
+
+def _gpt_position_power_law(table: RunTable) -> Measurement:
+    found = _ladders(table)
+    fit = position_power_law(found["gpt"][1][-1], n_bootstrap=N_BOOTSTRAP, level=LEVEL, seed=SEED)
+    return from_interval(fit, "alpha", f"alpha_t of the largest GPT's L(t) = E + (t0/t)^alpha_t over the whole "
+                                       f"context: {_ladder_note(table, found)}")
+
+
+def _bigger_models_more_sample_efficient(table: RunTable) -> Measurement:
+    gpt = best_runs(table).filter(lambda run: run.result.config.model.arch == "gpt")
+    if len(gpt.group_by("result.n_params")) < MIN_SIZES:
+        raise NotRecordedYet(f"{len(gpt.group_by('result.n_params'))} GPT sizes; the fit needs at least {MIN_SIZES}")
+    n = gpt.column("result.n_params").astype(float)
+    target = float(np.max(gpt.column("result.final_val_loss_nats")[n == n.min()])) * SAMPLE_EFFICIENCY_MARGIN
+    slope = tokens_to_loss_slope(n, tokens_to_loss(gpt, target), level=LEVEL)
+    return Measurement(slope.slope, slope.low, slope.high, note=(
+        f"slope of log(tokens to reach {target:.3f} nats) on log N over {slope.n_points} GPT runs at their best lr "
+        f"({SAMPLE_EFFICIENCY_MARGIN:g}x the smallest model's final loss), Student-t interval"))
+
+
+register(Claim(
+    name="lstm_parameter_factor",
+    claim=f"On text, a transformer needs several times fewer parameters than an LSTM for the same loss: at "
+          f"least {LECTURE_LSTM_FACTOR:g}x (the lecture: 5-10x).",
+    source="arch_scan_docstrings",
+    reference_source="Kaplan et al. 2020",
+    reference=LECTURE_LSTM_FACTOR,
+    rule=Rule(side="above"),
+    measure=_lstm_parameter_factor,
+    min_runs=2 * MIN_SIZES,
+))
+
+register(Claim(
+    name="lstm_context_plateau_position",
+    claim=f"Along the context an LSTM stops improving after about {KAPLAN_LSTM_PLATEAU_POSITION:.0f} tokens "
+          f"(within a factor {PLATEAU_FACTOR:g}).",
+    source="arch_scan_docstrings",
+    reference_source="Kaplan et al. 2020",
+    reference=KAPLAN_LSTM_PLATEAU_POSITION,
+    rule=Rule(side="about", factor=PLATEAU_FACTOR),
+    measure=_lstm_plateau_position,
+    min_runs=2 * MIN_SIZES,
+))
+
+register(Claim(
+    name="gpt_position_power_law",
+    claim="Along the context a transformer's loss falls as a power law in the position, "
+          "L(t) = E + (t0/t)^alpha_t with alpha_t > 0.",
+    source="arch_scan_docstrings",
+    reference_source="Kaplan et al. 2020",
+    reference=0.0,
+    rule=Rule(side="above"),
+    measure=_gpt_position_power_law,
+    min_runs=2 * MIN_SIZES,
+))
+
+register(Claim(
+    name="bigger_models_more_sample_efficient",
+    claim="Larger models are more sample-efficient: they reach a given loss in fewer tokens "
+          "(the slope of log D(L) on log N is below 0).",
+    source="arch_scan_docstrings",
+    reference_source="Kaplan et al. 2020",
+    reference=0.0,
+    rule=Rule(side="below"),
+    measure=_bigger_models_more_sample_efficient,
+    min_runs=MIN_SIZES,
 ))

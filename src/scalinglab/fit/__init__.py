@@ -12,7 +12,8 @@
 * :func:`steps_and_tokens_to_reach`, :func:`fit_critical_batch` and
   :func:`fit_critical_batch_size` (``critical_batch.py``): the steps-tokens trade-off at a
   loss, B_crit = E_min / S_min (McCandlish et al. 2018), and B_crit(L) = B_* / L^(1/alpha_B);
-* :func:`isoflop_profiles` (``isoflop.py``): N_opt at each compute budget, and N_opt ∝ C^a;
+* :func:`isoflop_profiles` (``isoflop.py``): N_opt at each compute budget, and N_opt ∝ C^a
+  (its straight line in log-log axes with a Student-t interval on the slope, :func:`loglog_line`);
 * :func:`fit_data_constrained` (``data_constrained.py``): loss against epochs at a fixed
   budget, L(k) = E + (D0 / D'(k))^beta with Muennighoff et al.'s effective data D';
 * :func:`fit_transfer_law` (``transfer.py``): D_T = k D_F^alpha N^beta (Hernandez et al. 2021).
@@ -38,7 +39,7 @@ from .critical_batch import (
 )
 from .data_constrained import DataConstrainedFit, fit_data_constrained
 from .frontier import record_frontier
-from .isoflop import IsoFLOPFit, isoflop_profiles
+from .isoflop import IsoFLOPFit, isoflop_profiles, loglog_line
 from .kaplan import KaplanFit, fit_kaplan
 from .power_law import PowerLawFit, fit_power_law
 from .result import LawFit, quietly
@@ -64,6 +65,7 @@ __all__ = [
     "fit_power_law",
     "fit_transfer_law",
     "isoflop_profiles",
+    "loglog_line",
     "quietly",
     "record_frontier",
     "steps_and_tokens_to_reach",

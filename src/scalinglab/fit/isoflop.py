@@ -105,16 +105,18 @@ def _parabola_vertex(u: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, float
     return raw, centre - c1 / (2 * c2), stderr
 
 
-def _loglog_line(
-    log_c: np.ndarray, log_y: np.ndarray, level: float
+def loglog_line(
+    log_x: np.ndarray, log_y: np.ndarray, level: float
 ) -> tuple[float, float, tuple[float, float]]:
-    """OLS of log_y on log_c: slope, intercept and the slope's Student-t interval."""
-    slope, intercept = np.polyfit(log_c, log_y, 1)
-    dof = log_c.size - 2
+    """OLS of log_y on log_x (a straight line in log-log axes): slope, intercept, and the slope's
+    Student-t interval at ``level`` ((nan, nan) for two points, which leave no residual).
+    """
+    slope, intercept = np.polyfit(log_x, log_y, 1)
+    dof = log_x.size - 2
     if dof == 0:
         return float(slope), float(intercept), (np.nan, np.nan)
-    residuals = log_y - (slope * log_c + intercept)
-    stderr = np.sqrt(np.sum(residuals**2) / dof / np.sum((log_c - log_c.mean()) ** 2))
+    residuals = log_y - (slope * log_x + intercept)
+    stderr = np.sqrt(np.sum(residuals**2) / dof / np.sum((log_x - log_x.mean()) ** 2))
     half = stats.t.ppf(0.5 + level / 2, dof) * stderr
     return float(slope), float(intercept), (float(slope - half), float(slope + half))
 
@@ -178,8 +180,8 @@ def isoflop_profiles(
     if len(kept) < 2:
         raise ValueError(f"compute must hold at least 2 budgets with a minimum, got {len(kept)}")
     budgets, parabolas, log_n, n_stderr, log_d, d_stderr = map(np.array, zip(*kept))
-    a, n_intercept, a_interval = _loglog_line(np.log(budgets), log_n, level)
-    b, d_intercept, b_interval = _loglog_line(np.log(budgets), log_d, level)
+    a, n_intercept, a_interval = loglog_line(np.log(budgets), log_n, level)
+    b, d_intercept, b_interval = loglog_line(np.log(budgets), log_d, level)
     return IsoFLOPFit(
         budgets=budgets, parabolas=parabolas, n_opt=np.exp(log_n), log_n_opt_stderr=n_stderr,
         d_opt=np.exp(log_d), log_d_opt_stderr=d_stderr, a=a, b=b,

@@ -1,0 +1,263 @@
+"""Tests of the comparison of ladders (scalinglab.ladders), of the window-by-window loss along
+the context (scalinglab.icl's ContextWindows and its bootstrap over documents), of the
+"context_windows" probe's placement of windows, and of the claims the report measures with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scalinglab.corpora import CorpusConfig
+from scalinglab.icl import (
+    ContextWindows,
+    context_gain,
+    context_plateau,
+    document_resample_weights,
+    log_bins,
+    plateau_interval,
+    plateau_positions,
+    position_power_law,
+)
+from scalinglab.ladders import (
+    best_runs,
+    ladder_windows,
+    matched_size,
+    parameter_factor,
+    parameter_factor_interval,
+    tokens_to_loss_slope,
+)
+from scalinglab.probes.context_windows import inside_document_starts
+from scalinglab.report import CLAIMS, Measurement, Rule, rows
+from scalinglab.results import load_table
+from scalinglab.runs import GPTConfig, LSTMConfig, TrainConfig, run_record
+from scalinglab.store import ResultsStore
+
+N_CTX = 512
+FIRSTS, LASTS = log_bins(N_CTX, 24)
+CENTRES = np.sqrt(FIRSTS * LASTS)
+DOCUMENTS = np.repeat(np.arange(128), 4)
+
+
+def _windows(curve, *, noise=0.3, document_noise=0.02, seed=0):
+    """512 windows of 128 documents whose binned loss is ``curve`` plus per-position noise
+    (averaging down over a bin's positions) and a per-document offset."""
+    rng = np.random.default_rng(seed)
+    per_bin = rng.normal(0, noise, (len(DOCUMENTS), len(FIRSTS))) / np.sqrt(LASTS - FIRSTS + 1)
+    per_document = rng.normal(0, document_noise, 128)[DOCUMENTS][:, None]
+    return ContextWindows(FIRSTS, LASTS, np.asarray(curve)[None, :] + per_bin + per_document, DOCUMENTS)
+
+
+def _centred(curve):
+    """``curve`` less its mean over positions (bins weighted by their widths): a window's loss."""
+    widths = LASTS - FIRSTS + 1
+    return curve - curve @ widths / widths.sum()
+
+
+def _power_curve(E=1.5, t0=3.0, alpha=0.6):
+    return E + (t0 / CENTRES) ** alpha
+
+
+def _flat_after(position, E=1.5, t0=3.0, alpha=0.6):
+    return np.where(CENTRES < position, _power_curve(E, t0, alpha), E + (t0 / position) ** alpha)
+
+
+# ---------------------------------------------------------------------------
+# Along the context, window by window
+
+
+def test_the_document_bootstrap_keeps_each_documents_windows_together():
+    weights = document_resample_weights(DOCUMENTS, 50, seed=3)
+    assert weights.shape == (50, len(DOCUMENTS))
+    per_document = weights.reshape(50, 128, 4)
+    assert np.all(per_document == per_document[:, :, :1])  # the four windows of a document share a weight
+    assert np.all(per_document[:, :, 0].sum(axis=1) == 128)  # each resample draws 128 documents
+    assert np.array_equal(weights, document_resample_weights(DOCUMENTS, 50, seed=3))
+
+
+def test_a_power_law_along_the_context_is_recovered_with_an_interval_that_holds_it():
+    fit = position_power_law(_windows(_power_curve(), seed=1), n_bootstrap=200)  # (90% intervals: seed 0 misses)
+    assert fit.converged and fit.n_points == len(FIRSTS)
+    for name, truth in (("alpha", 0.6), ("E", 1.5), ("x0", 3.0)):
+        low, high = fit.intervals[name]
+        assert low < truth < high, name
+    assert fit.intervals["alpha"][1] - fit.intervals["alpha"][0] < 0.1
+
+
+def test_the_power_law_can_be_fitted_over_part_of_the_context_and_needs_three_bins():
+    part = position_power_law(_windows(_power_curve()), last_position=64, n_bootstrap=50)
+    assert part.n_points == int(np.sum(LASTS <= 64))
+    with pytest.raises(ValueError, match="at least 3 bins"):
+        position_power_law(_windows(_power_curve()), first_position=300, n_bootstrap=10)
+
+
+def test_an_lstm_like_curve_plateaus_where_it_stops_falling_and_a_falling_one_does_not():
+    flat = plateau_interval(_windows(_flat_after(100), noise=0.1), n_bootstrap=200)
+    assert 64 <= flat.low <= flat.position <= flat.high <= 128 and not flat.still_falling
+    falling = plateau_interval(_windows(_power_curve(t0=100.0, alpha=1.0), noise=0.1), n_bootstrap=200)
+    assert falling.still_falling and falling.position == FIRSTS[-1]
+
+
+def test_the_vectorised_plateau_rule_is_context_plateaus():
+    curve = 1.5 + (3.0 / np.arange(1, N_CTX + 1)) ** 0.6
+    means = np.array([curve[a - 1:b].mean() for a, b in zip(FIRSTS, LASTS)])
+    assert plateau_positions(FIRSTS, means, 0.05) == context_plateau(curve, tolerance_nats=0.05)
+    assert plateau_positions(FIRSTS, np.full(len(FIRSTS), 2.0), 0.05) == 1  # flat from the start
+
+
+def test_the_gain_late_in_the_context_is_larger_for_the_curve_that_keeps_falling():
+    assert context_gain(_windows(_power_curve()), 64) > context_gain(_windows(_flat_after(64)), 64) + 0.02
+    with pytest.raises(ValueError, match="^position"):
+        context_gain(_windows(_power_curve()), 0)
+
+
+def test_windows_are_read_from_the_probes_json():
+    windows = _windows(_power_curve())
+    data = {"bin_firsts": FIRSTS.tolist(), "bin_lasts": LASTS.tolist(),
+            "window_bin_loss_nats": windows.window_bin_loss_nats.tolist(), "window_document": DOCUMENTS.tolist()}
+    again = ContextWindows.from_probe(data)
+    assert np.allclose(again.binned(), windows.binned())
+    widths = LASTS - FIRSTS + 1
+    assert np.allclose(again.window_loss_nats, windows.window_bin_loss_nats @ widths / N_CTX)
+    with pytest.raises(ValueError, match="^data must be"):
+        ContextWindows.from_probe({"bin_firsts": []})
+
+
+def test_the_probe_places_every_window_a_context_or_more_inside_a_long_document():
+    document_starts = np.array([0, 700, 3000, 3500, 9000])  # lengths 700, 2300, 500, 5500, 1000
+    starts, documents = inside_document_starts(document_starts, 10_000, 512, 400)
+    ends = np.append(document_starts[1:], 10_000)
+    assert set(documents.tolist()) == {1, 3}  # only documents of at least 3 * 512 + 1 tokens
+    assert np.all(starts >= document_starts[documents] + 512)
+    assert np.all(starts + 512 + 1 <= ends[documents])
+    assert np.array_equal(starts, np.sort(starts)) and len(set(starts.tolist())) == len(starts)
+    again, _ = inside_document_starts(document_starts, 10_000, 512, 400)
+    assert np.array_equal(starts, again)  # a fixed seed: every run sees the same windows
+    with pytest.raises(ValueError, match="no validation document holds 3 \\* n_ctx \\+ 1 = 1537 tokens"):
+        inside_document_starts(np.array([0, 1000]), 2000, 512, 10)
+
+
+# ---------------------------------------------------------------------------
+# Ladders
+
+
+def test_the_matched_size_interpolates_log_n_in_log_loss_and_refuses_to_extrapolate():
+    n, loss = [1e4, 1e5, 1e6], [3.0, 2.0, 1.5]
+    assert matched_size(n, loss, 2.0)[0] == pytest.approx(1e5)
+    half = np.exp(np.log(3.0) + 0.5 * (np.log(2.0) - np.log(3.0)))
+    assert matched_size(n, loss, half)[0] == pytest.approx(np.sqrt(1e4 * 1e5))
+    assert np.all(np.isnan(matched_size(n, loss, [3.5, 1.4])))
+    with pytest.raises(ValueError, match="two distinct sizes"):
+        matched_size([1e4, 1e4], [3.0, 2.0], 2.5)
+
+
+def test_an_lstm_ladder_shifted_by_a_factor_gives_that_factor():
+    sizes = np.geomspace(2e4, 1e6, 5)
+    gpt_loss = 1.0 + (2e3 / sizes) ** 0.3
+    lstm_sizes = np.geomspace(2e4, 5e7, 8)
+    lstm_loss = 1.0 + (2e3 * 6 / lstm_sizes) ** 0.3  # the LSTM needs 6x the parameters for any loss
+    factor = parameter_factor(sizes, gpt_loss, lstm_sizes, lstm_loss)
+    assert factor == pytest.approx(np.full(5, 6.0), rel=0.05)
+
+
+def test_the_factor_interval_pairs_the_runs_and_holds_the_true_factor():
+    sizes = np.geomspace(2e4, 1e6, 5)
+    lstm_sizes = np.geomspace(2e4, 5e7, 8)
+    law = lambda n, k: 1.5 + (2e3 * k / n) ** 0.3 + _centred((3.0 / CENTRES) ** 0.6)
+    gpt = [_windows(law(n, 1), seed=0) for n in sizes]
+    lstm = [_windows(law(n, 6), seed=0) for n in lstm_sizes]  # the same windows and noise: paired
+    found = parameter_factor_interval(sizes, gpt, lstm_sizes, lstm, n_bootstrap=100)
+    # identical noise in both ladders cancels (paired), leaving the interpolation's own error:
+    # log N is straight in log L only between close sizes, and these are 3x apart
+    assert found.geometric_mean == pytest.approx(6.0, rel=0.05)
+    assert found.mean_low <= found.geometric_mean <= found.mean_high and found.mean_high - found.mean_low < 0.1
+    assert np.all(found.low <= found.factor) and np.all(found.factor <= found.high)
+    other = ContextWindows(FIRSTS, LASTS, gpt[0].window_bin_loss_nats, DOCUMENTS[::-1])
+    with pytest.raises(ValueError, match="different windows"):
+        parameter_factor_interval(sizes, [other] + gpt[1:], lstm_sizes, lstm)
+
+
+def test_the_tokens_to_loss_slope_is_negative_for_sample_efficient_ladders():
+    n = np.geomspace(1e4, 1e6, 5)
+    slope = tokens_to_loss_slope(n, 4e6 * (n / 1e4) ** -0.5 * np.exp([0.01, -0.02, 0.0, 0.02, -0.01]))
+    assert slope.low < -0.5 < slope.high and slope.high < 0
+    with pytest.raises(ValueError, match="at least 3 sizes"):
+        tokens_to_loss_slope(n, [1e6, np.nan, np.nan, np.nan, 1e5])
+
+
+# ---------------------------------------------------------------------------
+# The claims of the architecture store
+
+
+def test_rules_with_a_side_need_the_whole_interval_on_that_side():
+    above = Rule(side="above")
+    assert above(Measurement(7.0, 5.5, 8.0), 5.0) and above.decides(Measurement(7.0, 5.5, 8.0), 5.0)
+    assert not above(Measurement(2.0, 1.5, 3.0), 5.0) and above.decides(Measurement(2.0, 1.5, 3.0), 5.0)
+    assert not above.decides(Measurement(5.5, 4.0, 7.0), 5.0)  # straddles: inconclusive
+    assert Rule(side="below")(Measurement(-0.4, -0.6, -0.2), 0.0)
+    assert "wholly above" in above.describe()
+    about = Rule(side="about", factor=2.0)
+    assert about(Measurement(83, 64, 107), 100) and "within a factor 2" in about.describe()
+    assert not about(Measurement(396, 396, 396), 100) and about.decides(Measurement(396, 396, 396), 100)
+    assert not about.decides(Measurement(150, 100, 300), 100)
+    for bad in ({"side": "about"}, {"side": "above", "factor": 2.0}, {"side": "about", "factor": 0.5}):
+        with pytest.raises(ValueError, match="^factor"):
+            Rule(**bad)
+    with pytest.raises(ValueError, match="^side must be one of"):
+        Rule(side="over")
+    with pytest.raises(ValueError, match="^relative_tolerance goes with side='holds'"):
+        Rule(side="above", relative_tolerance=0.1)
+
+
+def _arch_store(fake_result, tmp_path, factor=6.0, lstm_plateau=100.0):
+    """An architecture scan: 5 GPT and 8 LSTM sizes at two lrs (the better one 0.05 nats
+    lower), each final model's windows following a law in N and in position, the LSTM
+    needing ``factor`` times the parameters and flat along the context after ``lstm_plateau``."""
+    corpus = CorpusConfig(kind="docstrings", n_tokens=12_000_000, min_document_tokens=2048)
+    results = []
+    for arch, sizes, k in (("gpt", np.geomspace(2e4, 1e6, 5), 1.0), ("lstm", np.geomspace(2e4, 5e7, 8), factor)):
+        for i, n in enumerate(sizes):
+            width = 32 + 8 * i
+            model = GPTConfig(n_layer=2, n_head=4, d_model=width, n_ctx=N_CTX) if arch == "gpt" else \
+                LSTMConfig(n_layer=2, d_model=width, n_ctx=N_CTX)
+            along = _power_curve(E=0.0) if arch == "gpt" else _flat_after(lstm_plateau, E=0.0)
+            for lr, worse in ((3e-3, 0.05), (6e-3, 0.0)):
+                final = 1.5 + (2e3 * k / n) ** 0.3 + worse
+                windows = _windows(_centred(along) + final, noise=0.05, document_noise=0.01)
+                config = TrainConfig(model=model, corpus=corpus, tokens=4_000_000, lr=lr, n_evals=8)
+                tokens = [4_000_000 * (j + 1) // 8 for j in range(8)]
+                curve = [final * (1 + 0.5 * (4e6 / t - 1) * (1e4 / n) ** 0.3) for t in tokens]
+                probe = {"bin_firsts": FIRSTS.tolist(), "bin_lasts": LASTS.tolist(),
+                         "window_bin_loss_nats": windows.window_bin_loss_nats.tolist(),
+                         "window_document": DOCUMENTS.tolist()}
+                results.append(fake_result(config, n_params=int(n), loss=final, val_tokens=tokens,
+                                           val_loss_nats=curve, final_val_loss_nats=curve[-1],
+                                           probes={"context_windows": probe}))
+    store = ResultsStore(tmp_path / "arch_scan_docstrings", create=True)
+    provenance = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:00+00:00",
+                  "scalinglab_version": "0.1.0", "torch_version": "2.3.0", "git_commit": "abc123"}
+    for result in results:
+        store.put(run_record(result, provenance))
+    return tmp_path
+
+
+def test_the_architecture_claims_are_measured_on_a_store_that_follows_them(fake_result, tmp_path):
+    results_dir = _arch_store(fake_result, tmp_path)
+    table = load_table(results_dir / "arch_scan_docstrings")
+    assert len(best_runs(table)) == 13 and set(best_runs(table).column("config.lr")) == {6e-3}
+    sizes, windows = ladder_windows(table, "lstm")
+    assert len(sizes) == 8 and len(windows) == 8
+    names = ("lstm_parameter_factor", "lstm_context_plateau_position", "gpt_position_power_law",
+             "bigger_models_more_sample_efficient")
+    found = {row["claim"]: row for row in rows(results_dir, [CLAIMS[name] for name in names])}
+    factor = found["lstm_parameter_factor"]
+    assert factor["reproduces"] is True and factor["measured"] == pytest.approx(6.0, rel=0.05)
+    plateau = found["lstm_context_plateau_position"]
+    assert plateau["reproduces"] is True and 50 <= plateau["low"] <= plateau["high"] <= 200
+    assert found["gpt_position_power_law"]["reproduces"] is True
+    assert found["bigger_models_more_sample_efficient"]["reproduces"] is True
+
+
+def test_an_lstm_as_good_as_the_gpt_refutes_the_factor(fake_result, tmp_path):
+    results_dir = _arch_store(fake_result, tmp_path, factor=1.0)
+    row = rows(results_dir, [CLAIMS["lstm_parameter_factor"]])[0]
+    assert row["reproduces"] is False and row["high"] < 5.0
