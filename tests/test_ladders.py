@@ -10,9 +10,11 @@ import pytest
 from scalinglab.corpora import CorpusConfig
 from scalinglab.icl import (
     ContextWindows,
+    binomial_interval,
     context_gain,
     context_plateau,
     document_resample_weights,
+    few_shot_slope,
     log_bins,
     plateau_interval,
     plateau_positions,
@@ -261,3 +263,50 @@ def test_an_lstm_as_good_as_the_gpt_refutes_the_factor(fake_result, tmp_path):
     results_dir = _arch_store(fake_result, tmp_path, factor=1.0)
     row = rows(results_dir, [CLAIMS["lstm_parameter_factor"]])[0]
     assert row["reproduces"] is False and row["high"] < 5.0
+
+
+# ---------------------------------------------------------------------------
+# Few-shot accuracy
+
+
+def test_the_wilson_interval_stays_in_the_unit_interval_and_narrows_with_more_prompts():
+    low, high = binomial_interval(np.array([0.0, 0.5, 1.0]), 50)
+    assert low[0] == pytest.approx(0.0, abs=1e-12) and high[2] == pytest.approx(1.0) and np.all(high > low)
+    assert 0.38 < low[1] < 0.5 < high[1] < 0.62
+    low_300, high_300 = binomial_interval(0.5, 300)
+    assert high_300 - low_300 < (high[1] - low[1]) / 2  # six times the prompts: under half the width
+    with pytest.raises(ValueError, match="^accuracy must lie"):
+        binomial_interval(1.5, 10)
+
+
+def test_the_few_shot_slope_is_accuracy_per_doubling_of_k_with_a_binomial_error():
+    ks = [0, 1, 2, 4, 8, 16]
+    rising = few_shot_slope(ks, [0.0, 0.2, 0.3, 0.4, 0.5, 0.6], 300)
+    assert rising.slope == pytest.approx(0.1, abs=1e-9) and rising.ks == (1, 2, 4, 8, 16)
+    assert rising.low < 0.1 < rising.high and rising.high - rising.low < 0.1
+    wide = few_shot_slope(ks, [0.0, 0.2, 0.3, 0.4, 0.5, 0.6], 50)
+    assert wide.stderr == pytest.approx(rising.stderr * np.sqrt(300 / 50), rel=0.05)
+    with pytest.raises(ValueError, match="at least 3 values of k >= 1"):
+        few_shot_slope([0, 1, 2], [0.1, 0.2, 0.3], 50)
+
+
+def _few_shot_store(fake_result, tmp_path, large_slope, n_prompts=300):
+    corpus = CorpusConfig(kind="fewshot", n_tokens=6_000_000, document_tokens=320)
+    ks = [0, 1, 2, 4, 8, 16]
+    store = ResultsStore(tmp_path / "icl_fewshot", create=True)
+    provenance = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:00+00:00",
+                  "scalinglab_version": "0.1.0", "torch_version": "2.3.0", "git_commit": "abc123"}
+    for d, n, slope in ((32, 25_000, 0.02), (128, 400_000, large_slope)):
+        accuracy = [0.1] + [min(1.0, 0.2 + slope * np.log2(k)) for k in ks[1:]]
+        table = {"without_description": accuracy, "with_description": accuracy}
+        probe = {"ks": ks, "n_prompts": n_prompts, "seed": 0, "accuracy": {task: table for task in ("copy", "code")}}
+        config = TrainConfig(model=GPTConfig(n_layer=2, n_head=4, d_model=d, n_ctx=320), corpus=corpus, tokens=4_000_000)
+        store.put(run_record(fake_result(config, n_params=n, probes={"few_shot": probe}), provenance))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("large_slope", "verdict"), [(0.12, True), (0.02, None), (-0.05, False)])
+def test_the_few_shot_claim_compares_the_largest_and_smallest_slopes(fake_result, tmp_path, large_slope, verdict):
+    row = rows(_few_shot_store(fake_result, tmp_path, large_slope), [CLAIMS["few_shot_slope_grows_with_size"]])[0]
+    assert row["reproduces"] is verdict
+    assert row["measured"] == pytest.approx(large_slope - 0.02, abs=1e-6)

@@ -45,7 +45,8 @@ ISOFLOP_CLAIMS = ("chinchilla_form_irreducible_loss", "allocation_exponent_non_e
                   "allocation_exponent_all_parameters")
 LATER_CLAIMS = ("kaplan_overfitting_exponent", "critical_batch_size_exponent")
 ARCHITECTURE_CLAIMS = ("lstm_parameter_factor", "lstm_context_plateau_position", "gpt_position_power_law",
-                       "bigger_models_more_sample_efficient")  # measured in tests/test_ladders.py
+                       "bigger_models_more_sample_efficient", "few_shot_slope_grows_with_size")
+# (the architecture and few-shot claims are measured in tests/test_ladders.py)
 
 
 def _write(path, results):
@@ -359,7 +360,7 @@ def test_a_new_claim_is_one_function_and_one_claim(fake_result, tmp_path):
 def test_the_registry_holds_the_claims_and_refuses_bad_ones():
     assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS, *LATER_CLAIMS, *ARCHITECTURE_CLAIMS]
     assert {claim.source for claim in CLAIMS.values()} == {
-        "gpt_zipf_ladder", "isoflop_zipf_1k", "overfitting_zipf", "batch_scan_zipf", "arch_scan_docstrings"}
+        "gpt_zipf_ladder", "isoflop_zipf_1k", "overfitting_zipf", "batch_scan_zipf", "arch_scan_docstrings", "icl_fewshot"}
     assert CLAIMS["allocation_exponent_non_embedding"].reference_source == "Kaplan et al. 2020"
     assert CLAIMS["allocation_exponent_all_parameters"].reference_source == "Hoffmann et al. 2022"
     with pytest.raises(ValueError, match="is registered twice"):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
 from ._checks import fraction, non_negative_int, positive_float, positive_int
 from .fit import PowerLawFit, fit_power_law
@@ -321,3 +322,73 @@ def paired_windows(runs: Sequence[ContextWindows]) -> np.ndarray:
                 and np.array_equal(run.bin_firsts, first.bin_firsts)):
             raise ValueError("the runs were measured on different windows (corpus or n_ctx differ): they cannot be paired")
     return first.window_document
+
+
+# ---------------------------------------------------------------------------
+# Few-shot accuracy: counted numbers with binomial intervals
+
+
+def binomial_interval(accuracy: np.ndarray | float, n_trials: int, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion ``accuracy`` measured on ``n_trials`` trials
+    (e.g. few-shot prompts): (low, high), elementwise. Unlike accuracy ± z·SE it stays
+    inside [0, 1] and is not empty at an accuracy of 0 or 1."""
+    n, level = positive_int("n_trials", n_trials), fraction("level", level)
+    p = np.asarray(accuracy, dtype=float)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("accuracy must lie in [0, 1]")
+    z = norm.ppf(0.5 + level / 2)
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return centre - half, centre + half
+
+
+@dataclass(frozen=True)
+class FewShotSlope:
+    """How accuracy grows with the examples in the prompt: accuracy = a + b log2(k) over k >= 1.
+
+    Attributes:
+        slope: b, accuracy gained per doubling of k.
+        stderr: its standard error, from the binomial variance of each accuracy.
+        low, high: its normal-approximation interval at ``level``.
+        ks: the k used.
+    """
+
+    slope: float
+    stderr: float
+    low: float
+    high: float
+    level: float
+    ks: tuple[int, ...]
+
+
+def few_shot_slope(ks: Sequence[int], accuracy: Sequence[float], n_prompts: int, *, level: float = 0.9) -> FewShotSlope:
+    """Weighted least squares of accuracy on log2(k) over the k >= 1 of ``ks`` (at least 3),
+    each accuracy weighted by the inverse of its binomial variance p(1-p)/n_prompts (p
+    shrunk as (x + 1) / (n + 2) so that a 0 or a 1 keeps a variance)."""
+    n, level = positive_int("n_prompts", n_prompts), fraction("level", level)
+    ks_array, p = np.asarray(ks, dtype=float), np.asarray(accuracy, dtype=float)
+    if ks_array.shape != p.shape or ks_array.ndim != 1:
+        raise ValueError("ks and accuracy must be 1-d sequences of one length")
+    keep = ks_array >= 1
+    if keep.sum() < 3:
+        raise ValueError(f"few_shot_slope needs at least 3 values of k >= 1, got {int(keep.sum())}")
+    x, y = np.log2(ks_array[keep]), p[keep]
+    shrunk = (y * n + 1) / (n + 2)
+    w = n / (shrunk * (1 - shrunk))
+    design = np.column_stack([np.ones_like(x), x])
+    covariance = np.linalg.inv(design.T @ (w[:, None] * design))
+    slope = float((covariance @ design.T @ (w * y))[1])
+    stderr = float(np.sqrt(covariance[1, 1]))
+    half = norm.ppf(0.5 + level / 2) * stderr
+    return FewShotSlope(slope, stderr, float(slope - half), float(slope + half), level,
+                        tuple(int(k) for k in ks_array[keep]))
+
+
+def slope_difference(first: FewShotSlope, second: FewShotSlope) -> tuple[float, float, float]:
+    """``first.slope - second.slope`` and its normal interval at ``first.level``, the two
+    slopes measured on different models (independent errors): (difference, low, high)."""
+    if first.level != second.level:
+        raise ValueError(f"the slopes must share one level, got {first.level} and {second.level}")
+    difference = first.slope - second.slope
+    half = norm.ppf(0.5 + first.level / 2) * float(np.hypot(first.stderr, second.stderr))
+    return difference, difference - half, difference + half

@@ -49,7 +49,7 @@ from .fit import (
     quietly,
     steps_and_tokens_to_reach,
 )
-from .icl import plateau_interval, position_power_law
+from .icl import few_shot_slope, plateau_interval, position_power_law, slope_difference
 from .ladders import best_runs, ladder_windows, parameter_factor_interval, tokens_to_loss, tokens_to_loss_slope
 from .protocol import isoflop_coverage
 from .results import RunTable, load_table, recorded_store
@@ -829,4 +829,38 @@ register(Claim(
     rule=Rule(side="below"),
     measure=_bigger_models_more_sample_efficient,
     min_runs=MIN_SIZES,
+))
+
+
+# ---------------------------------------------------------------------------
+# Few-shot learning (results/icl_fewshot)
+
+
+def _few_shot_slope_grows(table: RunTable) -> Measurement:
+    gpts = table.filter(lambda run: run.result.config.model.arch == "gpt").sort_by("result.n_params").results
+    if len(gpts) < 2 or any("few_shot" not in result.probes for result in gpts):
+        raise NotRecordedYet(f"{len(gpts)} GPT sizes with the few_shot probe; the comparison needs two")
+    slopes = []
+    for result in (gpts[-1], gpts[0]):
+        probe = result.probes["few_shot"]
+        tasks = list(probe["accuracy"])
+        accuracy = np.mean([probe["accuracy"][task]["without_description"] for task in tasks], axis=0)
+        slopes.append(few_shot_slope(probe["ks"], accuracy, probe["n_prompts"] * len(tasks), level=LEVEL))
+    difference, low, high = slope_difference(*slopes)
+    return Measurement(difference, low, high, note=(
+        f"slope of the mean accuracy over the tasks (without the description) on log2 k, k >= 1, of the largest GPT "
+        f"(N = {gpts[-1].n_params:,}) minus the smallest (N = {gpts[0].n_params:,}); binomial errors over "
+        f"{gpts[0].probes['few_shot']['n_prompts']} prompts a task and k"))
+
+
+register(Claim(
+    name="few_shot_slope_grows_with_size",
+    claim="Larger models learn more from each example in the prompt: the few-shot accuracy rises faster "
+          "with the number of examples k for a larger model.",
+    source="icl_fewshot",
+    reference_source="Brown et al. 2020",
+    reference=0.0,
+    rule=Rule(side="above"),
+    measure=_few_shot_slope_grows,
+    min_runs=2,
 ))
