@@ -85,11 +85,25 @@ def test_a_power_law_along_the_context_is_recovered_with_an_interval_that_holds_
     assert fit.intervals["alpha"][1] - fit.intervals["alpha"][0] < 0.1
 
 
+def test_a_flat_curve_has_no_power_law_and_a_barely_falling_one_an_interval_that_reaches_zero():
+    flat = position_power_law(_windows(np.full(len(FIRSTS), 2.0), noise=0.0, document_noise=0.0), n_bootstrap=100)
+    assert flat.alpha == 0.0 and flat.x0 == 0.0 and flat.E == pytest.approx(2.0) and flat.intervals["alpha"] == (0, 0)
+    assert flat.n_bootstrap == 100 and flat.n_bootstrap_dropped == 0
+    noisy_flat = position_power_law(_windows(np.full(len(FIRSTS), 2.0)), first_position=100, n_bootstrap=200)
+    assert noisy_flat.intervals["alpha"][0] == 0.0
+    barely = position_power_law(_windows(_power_curve(t0=1e-4, alpha=0.6)), first_position=100, n_bootstrap=200)
+    assert barely.intervals["alpha"][0] == 0.0  # some resamples do not fall at all
+    falling = position_power_law(_windows(_power_curve(t0=100.0, alpha=1.0)), first_position=100, n_bootstrap=200)
+    assert falling.intervals["alpha"][0] > 0
+
+
 def test_the_power_law_can_be_fitted_over_part_of_the_context_and_needs_three_bins():
     part = position_power_law(_windows(_power_curve()), last_position=64, n_bootstrap=50)
     assert part.n_points == int(np.sum(LASTS <= 64))
     with pytest.raises(ValueError, match="at least 3 bins"):
         position_power_law(_windows(_power_curve()), first_position=300, n_bootstrap=10)
+    with pytest.raises(ValueError, match="^last_position must exceed first_position"):
+        position_power_law(_windows(_power_curve()), first_position=64, last_position=8)
 
 
 def test_an_lstm_like_curve_plateaus_where_it_stops_falling_and_a_falling_one_does_not():
@@ -99,10 +113,23 @@ def test_an_lstm_like_curve_plateaus_where_it_stops_falling_and_a_falling_one_do
     assert falling.still_falling and falling.position == FIRSTS[-1]
 
 
-def test_the_vectorised_plateau_rule_is_context_plateaus():
+def _plateau_one_curve(means, tolerance):
+    """The rule written out for one curve: after the last bin more than ``tolerance`` above the end."""
+    above = np.flatnonzero(means - means[-1] > tolerance)
+    return FIRSTS[0 if len(above) == 0 else above[-1] + 1]
+
+
+def test_the_vectorised_plateau_rule_applies_the_rule_to_every_row():
+    rng = np.random.default_rng(5)
+    curves = np.array([_flat_after(p) for p in (8, 30, 100, 300)] + [_power_curve(t0=100.0, alpha=1.0)])
+    curves = curves[:, None, :] + rng.normal(0, 0.003, (5, 3, len(FIRSTS)))  # (5, 3, n_bins)
+    found = plateau_positions(FIRSTS, curves, 0.02)
+    assert found.shape == (5, 3)
+    assert all(found[i, j] == _plateau_one_curve(curves[i, j], 0.02) for i in range(5) for j in range(3))
+    assert np.all(np.diff(found[:4].mean(axis=1)) > 0)  # a later kink plateaus later
     curve = 1.5 + (3.0 / np.arange(1, N_CTX + 1)) ** 0.6
-    means = np.array([curve[a - 1:b].mean() for a, b in zip(FIRSTS, LASTS)])
-    assert plateau_positions(FIRSTS, means, 0.05) == context_plateau(curve, tolerance_nats=0.05)
+    assert plateau_positions(FIRSTS, np.array([curve[a - 1:b].mean() for a, b in zip(FIRSTS, LASTS)]), 0.05) \
+        == context_plateau(curve, tolerance_nats=0.05)
     assert plateau_positions(FIRSTS, np.full(len(FIRSTS), 2.0), 0.05) == 1  # flat from the start
 
 
@@ -159,19 +186,28 @@ def test_an_lstm_ladder_shifted_by_a_factor_gives_that_factor():
     lstm_loss = 1.0 + (2e3 * 6 / lstm_sizes) ** 0.3  # the LSTM needs 6x the parameters for any loss
     factor = parameter_factor(sizes, gpt_loss, lstm_sizes, lstm_loss)
     assert factor == pytest.approx(np.full(5, 6.0), rel=0.05)
+    reversed_order = parameter_factor(sizes[::-1], gpt_loss[::-1], lstm_sizes, lstm_loss)
+    assert np.array_equal(reversed_order, factor[::-1])  # one factor a size, in the order given
+    with pytest.raises(ValueError, match="^target_loss_nats"):
+        matched_size(lstm_sizes, lstm_loss, -1.0)
 
 
 def test_the_factor_interval_pairs_the_runs_and_holds_the_true_factor():
     sizes = np.geomspace(2e4, 1e6, 5)
     lstm_sizes = np.geomspace(2e4, 5e7, 8)
     law = lambda n, k: 1.5 + (2e3 * k / n) ** 0.3 + _centred((3.0 / CENTRES) ** 0.6)
-    gpt = [_windows(law(n, 1), seed=0) for n in sizes]
-    lstm = [_windows(law(n, 6), seed=0) for n in lstm_sizes]  # the same windows and noise: paired
+    # each run's windows: a per-document difficulty all runs share (what pairing cancels), plus noise of its own
+    shared = _windows(np.zeros(len(FIRSTS)), noise=0.0, document_noise=0.05, seed=9).window_bin_loss_nats
+    gpt = [_windows(law(n, 1), seed=i, document_noise=0.0) for i, n in enumerate(sizes)]
+    lstm = [_windows(law(n, 6), seed=10 + i, document_noise=0.0) for i, n in enumerate(lstm_sizes)]
+    gpt, lstm = ([ContextWindows(FIRSTS, LASTS, w.window_bin_loss_nats + shared, DOCUMENTS) for w in ladder]
+                 for ladder in (gpt, lstm))
     found = parameter_factor_interval(sizes, gpt, lstm_sizes, lstm, n_bootstrap=100)
     # identical noise in both ladders cancels (paired), leaving the interpolation's own error:
     # log N is straight in log L only between close sizes, and these are 3x apart
     assert found.geometric_mean == pytest.approx(6.0, rel=0.05)
-    assert found.mean_low <= found.geometric_mean <= found.mean_high and found.mean_high - found.mean_low < 0.1
+    assert found.mean_low <= found.geometric_mean <= found.mean_high and 0 < found.mean_high - found.mean_low < 1.0
+    assert found.n_kept + found.n_dropped == 100
     assert np.all(found.low <= found.factor) and np.all(found.factor <= found.high)
     other = ContextWindows(FIRSTS, LASTS, gpt[0].window_bin_loss_nats, DOCUMENTS[::-1])
     with pytest.raises(ValueError, match="different windows"):
@@ -286,6 +322,10 @@ def test_the_few_shot_slope_is_accuracy_per_doubling_of_k_with_a_binomial_error(
     assert rising.low < 0.1 < rising.high and rising.high - rising.low < 0.1
     wide = few_shot_slope(ks, [0.0, 0.2, 0.3, 0.4, 0.5, 0.6], 50)
     assert wide.stderr == pytest.approx(rising.stderr * np.sqrt(300 / 50), rel=0.05)
+    zigzag = few_shot_slope(ks, [0.0, 0.1, 0.9, 0.1, 0.9, 0.5], 300)  # far from any line: the error grows
+    assert zigzag.stderr > 5 * few_shot_slope(ks, [0.0, 0.1, 0.3, 0.5, 0.7, 0.9], 300).stderr
+    with pytest.raises(ValueError, match="^accuracy must lie"):
+        few_shot_slope(ks, [0.0, 0.2, 0.3, 0.4, 2.0, 0.6], 50)
     with pytest.raises(ValueError, match="at least 3 values of k >= 1"):
         few_shot_slope([0, 1, 2], [0.1, 0.2, 0.3], 50)
 

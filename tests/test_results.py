@@ -181,7 +181,7 @@ def test_every_recorded_record_loads_under_its_unchanged_run_id(name):
 
 
 def test_recorded_store_finds_the_repository_results_and_names_what_is_missing():
-    for name in ["gpt_zipf", "lstm_zipf", "gpt_stdlib", "lstm_stdlib"]:
+    for name in ["gpt_zipf", "lstm_zipf"]:
         table = load_table(recorded_store(name))
         assert len(table) == 7, name
         assert len(set(table.column("result.n_params"))) == 7

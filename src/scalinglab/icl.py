@@ -95,7 +95,7 @@ def context_plateau(loss_per_position: np.ndarray, *, tolerance_nats: float = 0.
     On the binned curve (:func:`binned_along_context`), the first position of the
     first bin whose loss is within ``tolerance_nats`` of the last bin's and stays so
     in every later bin. For an LSTM this is where it stops using its context (about
-    a hundred tokens in Kaplan et al. 2020, fig. 20); a transformer that keeps improving
+    a hundred tokens in Kaplan et al. 2020, fig. 7); a transformer that keeps improving
     along the context reaches it only near n_ctx.
     """
     tolerance = positive_float("tolerance_nats", tolerance_nats)
@@ -106,9 +106,10 @@ def context_plateau(loss_per_position: np.ndarray, *, tolerance_nats: float = 0.
 
 def plateau_positions(bin_firsts: np.ndarray, binned_loss_nats: np.ndarray, tolerance_nats: float) -> np.ndarray:
     """:func:`context_plateau`'s rule on binned curves: for each row of ``binned_loss_nats``
-    (shape (..., n_bins)), the first position of the first bin within ``tolerance_nats`` of
-    the last bin's loss that stays so in every later bin. A curve still falling by more
-    than the tolerance into its last bin gives that bin's first position."""
+    (shape (..., n_bins)), the first position of the first bin from which every bin is no
+    more than ``tolerance_nats`` above the last bin's loss (a bin below it counts as
+    levelled off: the rule asks where the curve stops *falling*). A curve still falling by
+    more than the tolerance into its last bin gives that bin's first position."""
     means = np.asarray(binned_loss_nats, dtype=float)
     above = means - means[..., -1:] > tolerance_nats
     # index of the last bin still above the final level, + 1 (0 when none is)
@@ -250,7 +251,8 @@ ALPHA_GRID = np.geomspace(0.01, 4.0, 1200)
 def _profile_power_law(t: np.ndarray, curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least squares of each row of ``curves`` on E + c t^-alpha, profiled over :data:`ALPHA_GRID`:
     for each alpha, E and c > 0 are a straight-line fit; the alpha of least squared error is kept.
-    Returns (E, c, alpha), one a row (NaN where no alpha gives c > 0)."""
+    Returns (E, c, alpha), one a row. A row that no alpha fits with c > 0 (a curve that does not
+    fall) gets the constant law: alpha = 0, c = 0, E its mean."""
     x = t[None, :] ** -ALPHA_GRID[:, None]                           # (K, n)
     xc = x - x.mean(axis=1, keepdims=True)
     yc = curves - curves.mean(axis=1, keepdims=True)                 # (B, n)
@@ -262,7 +264,7 @@ def _profile_power_law(t: np.ndarray, curves: np.ndarray) -> tuple[np.ndarray, n
     c = sxy[rows, best] / sxx[best]
     e = curves.mean(axis=1) - c * x[best].mean(axis=1)
     ok = sxy[rows, best] > 0
-    return np.where(ok, e, np.nan), np.where(ok, c, np.nan), np.where(ok, ALPHA_GRID[best], np.nan)
+    return np.where(ok, e, curves.mean(axis=1)), np.where(ok, c, 0.0), np.where(ok, ALPHA_GRID[best], 0.0)
 
 
 def position_power_law(
@@ -275,11 +277,15 @@ def position_power_law(
 
     Least squares in nats on the bin means, one point a bin (so each factor of the position
     weighs the same), profiled over alpha on :data:`ALPHA_GRID` (E and t0 follow in closed
-    form): fast enough to refit every resample. ``converged`` is False when the best alpha
-    of the measured curve is at the grid's edge. ``x0`` is t0, in tokens.
+    form): fast enough to refit every resample. A curve (or resample) that does not fall
+    gets alpha = 0 and t0 = 0, and is kept: so a curve that barely falls has an interval
+    that reaches 0. ``converged`` is False when the best alpha of the measured curve is at
+    the grid's upper edge (a step, not a power law). ``x0`` is t0, in tokens.
     """
     first = positive_int("first_position", first_position)
     last = int(windows.bin_lasts[-1]) if last_position is None else positive_int("last_position", last_position)
+    if last <= first:
+        raise ValueError(f"last_position must exceed first_position={first}, got {last}")
     keep = (windows.bin_firsts >= first) & (windows.bin_lasts <= last)
     if keep.sum() < 3:
         raise ValueError(f"position_power_law needs at least 3 bins in positions {first}..{last}, got {keep.sum()}")
@@ -287,15 +293,11 @@ def position_power_law(
     weights = document_resample_weights(windows.window_document, n_bootstrap, seed)
     curves = np.vstack([windows.binned()[None, :], windows.binned(weights)])[:, keep]
     e, c, alpha = _profile_power_law(t, curves)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t0 = c ** (1 / alpha)
-    kept = np.isfinite(alpha[1:])
-    samples = {"E": e[1:][kept], "x0": t0[1:][kept], "alpha": alpha[1:][kept]}
+    t0 = np.where(alpha > 0, c ** (1 / np.where(alpha > 0, alpha, 1.0)), 0.0)
+    samples = {"E": e[1:], "x0": t0[1:], "alpha": alpha[1:]}
     intervals = {name: tuple(float(v) for v in percentile_interval(values, level)) for name, values in samples.items()}
-    converged = bool(np.isfinite(alpha[0]) and ALPHA_GRID[0] < alpha[0] < ALPHA_GRID[-1])
-    return PowerLawFit(E=float(e[0]), x0=float(t0[0]), alpha=float(alpha[0]), converged=converged,
-                       n_points=int(keep.sum()), intervals=intervals, level=level, bootstrap=samples,
-                       n_bootstrap_dropped=int(np.count_nonzero(~kept)))
+    return PowerLawFit(E=float(e[0]), x0=float(t0[0]), alpha=float(alpha[0]), converged=bool(alpha[0] < ALPHA_GRID[-1]),
+                       n_points=int(keep.sum()), intervals=intervals, level=level, bootstrap=samples)
 
 
 def context_gain(windows: ContextWindows, position: int, weights: np.ndarray | None = None) -> np.ndarray | float:
@@ -334,7 +336,7 @@ def binomial_interval(accuracy: np.ndarray | float, n_trials: int, level: float 
     inside [0, 1] and is not empty at an accuracy of 0 or 1."""
     n, level = positive_int("n_trials", n_trials), fraction("level", level)
     p = np.asarray(accuracy, dtype=float)
-    if np.any((p < 0) | (p > 1)):
+    if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
         raise ValueError("accuracy must lie in [0, 1]")
     z = norm.ppf(0.5 + level / 2)
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
@@ -364,11 +366,17 @@ class FewShotSlope:
 def few_shot_slope(ks: Sequence[int], accuracy: Sequence[float], n_prompts: int, *, level: float = 0.9) -> FewShotSlope:
     """Weighted least squares of accuracy on log2(k) over the k >= 1 of ``ks`` (at least 3),
     each accuracy weighted by the inverse of its binomial variance p(1-p)/n_prompts (p
-    shrunk as (x + 1) / (n + 2) so that a 0 or a 1 keeps a variance)."""
+    shrunk as (x + 1) / (n + 2) so that a 0 or a 1 keeps a variance). The slope's standard
+    error is scaled up by sqrt(chi^2 / dof) when the points scatter about the line more than
+    their binomial errors allow. The accuracies are treated as independent; the few-shot
+    probe asks the same prompts at every k, which correlates them, so the error is an
+    approximation (a bootstrap over prompts would need each prompt's outcome)."""
     n, level = positive_int("n_prompts", n_prompts), fraction("level", level)
     ks_array, p = np.asarray(ks, dtype=float), np.asarray(accuracy, dtype=float)
     if ks_array.shape != p.shape or ks_array.ndim != 1:
         raise ValueError("ks and accuracy must be 1-d sequences of one length")
+    if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
+        raise ValueError("accuracy must lie in [0, 1]")
     keep = ks_array >= 1
     if keep.sum() < 3:
         raise ValueError(f"few_shot_slope needs at least 3 values of k >= 1, got {int(keep.sum())}")
@@ -377,8 +385,10 @@ def few_shot_slope(ks: Sequence[int], accuracy: Sequence[float], n_prompts: int,
     w = n / (shrunk * (1 - shrunk))
     design = np.column_stack([np.ones_like(x), x])
     covariance = np.linalg.inv(design.T @ (w[:, None] * design))
-    slope = float((covariance @ design.T @ (w * y))[1])
-    stderr = float(np.sqrt(covariance[1, 1]))
+    coefficients = covariance @ design.T @ (w * y)
+    chi2_per_dof = float(np.sum(w * (y - design @ coefficients) ** 2)) / (len(x) - 2)
+    slope = float(coefficients[1])
+    stderr = float(np.sqrt(covariance[1, 1] * max(1.0, chi2_per_dof)))
     half = norm.ppf(0.5 + level / 2) * stderr
     return FewShotSlope(slope, stderr, float(slope - half), float(slope + half), level,
                         tuple(int(k) for k in ks_array[keep]))

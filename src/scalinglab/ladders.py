@@ -58,7 +58,7 @@ def matched_size(n_params: ArrayLike, loss_nats: ArrayLike, target_loss_nats: Ar
     linearly in log L between the first pair of neighbouring sizes (smallest first) whose
     losses bracket the target; NaN where none does (the target lies outside the ladder)."""
     n, loss = _ladder(n_params, loss_nats)
-    targets = np.atleast_1d(np.asarray(target_loss_nats, dtype=float))
+    targets = positive_finite_array("target_loss_nats", np.atleast_1d(np.asarray(target_loss_nats, dtype=float)))
     found = np.full(targets.shape, np.nan)
     log_n, log_l = np.log(n), np.log(loss)
     for i in range(len(n) - 1):
@@ -73,15 +73,18 @@ def matched_size(n_params: ArrayLike, loss_nats: ArrayLike, target_loss_nats: Ar
 def parameter_factor(
     n_params: ArrayLike, loss_nats: ArrayLike, other_n_params: ArrayLike, other_loss_nats: ArrayLike
 ) -> np.ndarray:
-    """For each size of the first ladder, N_other(L) / N: how many times its parameters the
-    other ladder needs for the same loss (NaN where that loss is outside the other ladder)."""
-    n, loss = _ladder(n_params, loss_nats)
+    """For each size of the first ladder (in the order given), N_other(L) / N: how many times
+    its parameters the other ladder needs for the same loss (NaN where that loss is outside
+    the other ladder)."""
+    n, loss = positive_finite_array("n_params", n_params), positive_finite_array("loss_nats", loss_nats)
+    same_length(n_params=n, loss_nats=loss)
     return matched_size(other_n_params, other_loss_nats, loss) / n
 
 
 @dataclass(frozen=True)
 class SlopeInLogs:
-    """A straight line in log-log axes with a Student-t interval on its slope.
+    """A straight line in log-log axes with a Student-t interval on its slope
+    (:func:`tokens_to_loss_slope`).
 
     Attributes:
         slope: d log y / d log x.
@@ -110,7 +113,7 @@ def tokens_to_loss_slope(
 ) -> SlopeInLogs:
     """The slope of log(tokens to reach a loss) on log N, with its Student-t interval (at
     least three sizes; NaN tokens are left out). Negative: larger models need fewer tokens."""
-    n, tokens = np.asarray(n_params, dtype=float), np.asarray(tokens, dtype=float)
+    n, tokens = positive_finite_array("n_params", n_params), np.asarray(tokens, dtype=float)
     same_length(n_params=n, tokens=tokens)
     keep = np.isfinite(tokens) & (tokens > 0)
     if len(np.unique(n[keep])) < 3:
@@ -147,7 +150,10 @@ class FactorInterval:
         low, high: each factor's interval at ``level`` (NaN where the factor is).
         geometric_mean, mean_low, mean_high: the geometric mean of the finite factors and its
             interval (each resample averages the same sizes; a resample where one of them
-            falls outside the other ladder is left out and counted in ``n_dropped``).
+            falls outside the other ladder is left out and counted in ``n_dropped``, which
+            biases the interval when it is more than a few: the resamples left out are those
+            at the ladder's edge).
+        n_kept, n_dropped: the resamples of the geometric mean kept and left out.
     """
 
     factor: np.ndarray
@@ -157,7 +163,7 @@ class FactorInterval:
     mean_low: float
     mean_high: float
     level: float
-    n_bootstrap: int
+    n_kept: int
     n_dropped: int
 
 
@@ -182,8 +188,10 @@ def parameter_factor_interval(
         raise ValueError("no loss of the first ladder lies inside the other ladder's range: no factor to measure")
     means = np.exp(np.mean(np.log(factors[:, finite]), axis=1))
     kept = np.isfinite(means[1:])
-    low, high = percentile_interval(factors[1:], level)
+    low, high = np.full(len(finite), np.nan), np.full(len(finite), np.nan)
+    for i in np.flatnonzero(finite):  # each size over the resamples where it has a factor
+        column = factors[1:, i]
+        low[i], high[i] = percentile_interval(column[np.isfinite(column)], level)
     mean_low, mean_high = percentile_interval(means[1:][kept], level)
-    return FactorInterval(factors[0], np.where(finite, low, np.nan), np.where(finite, high, np.nan),
-                          float(means[0]), float(mean_low), float(mean_high), level,
+    return FactorInterval(factors[0], low, high, float(means[0]), float(mean_low), float(mean_high), level,
                           int(kept.sum()), int(np.count_nonzero(~kept)))

@@ -723,6 +723,8 @@ PLATEAU_FACTOR = 2.0
 """"About a hundred tokens": a plateau position within this factor of the reference."""
 CONTEXT_TOLERANCE_NATS = 0.02
 """A curve has stopped falling along the context where it stays within this of its last bin's loss."""
+MAX_DROPPED_FRACTION = 0.1
+"""A bootstrap that leaves out more than this fraction of its resamples gives no interval."""
 SAMPLE_EFFICIENCY_MARGIN = 1.02
 """The target loss of the sample-efficiency claim: the smallest model's final loss times this."""
 
@@ -750,9 +752,13 @@ def _lstm_parameter_factor(table: RunTable) -> Measurement:
     except ValueError as error:
         raise CannotMeasure(f"{error} ({_ladder_note(table, found)})") from None
     matched = int(np.isfinite(factor.factor).sum())
+    if factor.n_dropped > MAX_DROPPED_FRACTION * N_BOOTSTRAP:
+        raise CannotMeasure(f"{factor.n_dropped} of {N_BOOTSTRAP} resamples put a GPT's loss outside the LSTM ladder "
+                            f"({_ladder_note(table, found)})")
+    dropped = f" ({factor.n_dropped} resamples left out: a GPT's loss outside the LSTM ladder)" if factor.n_dropped else ""
     return Measurement(factor.geometric_mean, factor.mean_low, factor.mean_high, note=(
         f"geometric mean over the {matched} GPT sizes whose loss the LSTM ladder spans of N_LSTM(L) / N_GPT: "
-        f"{_ladder_note(table, found)}; the interval holds the evaluation's sampling error, not the seeds'"))
+        f"{_ladder_note(table, found)}{dropped}; the interval holds the evaluation's sampling error, not the seeds'"))
 
 
 def _lstm_plateau_position(table: RunTable) -> Measurement:
@@ -766,9 +772,12 @@ def _lstm_plateau_position(table: RunTable) -> Measurement:
 
 def _gpt_position_power_law(table: RunTable) -> Measurement:
     found = _ladders(table)
-    fit = position_power_law(found["gpt"][1][-1], n_bootstrap=N_BOOTSTRAP, level=LEVEL, seed=SEED)
-    return from_interval(fit, "alpha", f"alpha_t of the largest GPT's L(t) = E + (t0/t)^alpha_t over the whole "
-                                       f"context: {_ladder_note(table, found)}")
+    start = int(KAPLAN_LSTM_PLATEAU_POSITION)
+    fit = position_power_law(found["gpt"][1][-1], first_position=start, n_bootstrap=N_BOOTSTRAP, level=LEVEL,
+                             seed=SEED)
+    return from_interval(fit, "alpha", f"alpha_t of the largest GPT's L(t) = E + (t0/t)^alpha_t over the {fit.n_points} "
+                                       f"position bins from {start} to the end of the context (a resample that does "
+                                       f"not fall there counts as alpha_t = 0): {_ladder_note(table, found)}")
 
 
 def _bigger_models_more_sample_efficient(table: RunTable) -> Measurement:
@@ -809,8 +818,9 @@ register(Claim(
 
 register(Claim(
     name="gpt_position_power_law",
-    claim="Along the context a transformer's loss falls as a power law in the position, "
-          "L(t) = E + (t0/t)^alpha_t with alpha_t > 0.",
+    claim=f"A transformer's loss keeps falling along the context where an LSTM's has stopped: past position "
+          f"{KAPLAN_LSTM_PLATEAU_POSITION:.0f} it still falls as a power law in the position, "
+          f"L(t) = E + (t0/t)^alpha_t with alpha_t > 0.",
     source="arch_scan_docstrings",
     reference_source="Kaplan et al. 2020",
     reference=0.0,
@@ -837,20 +847,23 @@ register(Claim(
 
 
 def _few_shot_slope_grows(table: RunTable) -> Measurement:
-    gpts = table.filter(lambda run: run.result.config.model.arch == "gpt").sort_by("result.n_params").results
-    if len(gpts) < 2 or any("few_shot" not in result.probes for result in gpts):
-        raise NotRecordedYet(f"{len(gpts)} GPT sizes with the few_shot probe; the comparison needs two")
+    gpts = table.filter(lambda run: run.result.config.model.arch == "gpt" and "few_shot" in run.result.probes)
+    sizes = sorted(gpts.group_by("result.n_params").items())
+    if len(sizes) < 2:
+        raise NotRecordedYet(f"{len(sizes)} GPT sizes with the few_shot probe; the comparison needs two")
     slopes = []
-    for result in (gpts[-1], gpts[0]):
-        probe = result.probes["few_shot"]
-        tasks = list(probe["accuracy"])
-        accuracy = np.mean([probe["accuracy"][task]["without_description"] for task in tasks], axis=0)
-        slopes.append(few_shot_slope(probe["ks"], accuracy, probe["n_prompts"] * len(tasks), level=LEVEL))
+    for _, group in (sizes[-1], sizes[0]):
+        probes = [result.probes["few_shot"] for result in group.results]  # every seed of the size
+        tasks = list(probes[0]["accuracy"])
+        accuracy = np.mean([probe["accuracy"][task]["without_description"] for probe in probes for task in tasks],
+                           axis=0)
+        slopes.append(few_shot_slope(probes[0]["ks"], accuracy, sum(p["n_prompts"] for p in probes) * len(tasks),
+                                     level=LEVEL))
     difference, low, high = slope_difference(*slopes)
     return Measurement(difference, low, high, note=(
         f"slope of the mean accuracy over the tasks (without the description) on log2 k, k >= 1, of the largest GPT "
-        f"(N = {gpts[-1].n_params:,}) minus the smallest (N = {gpts[0].n_params:,}); binomial errors over "
-        f"{gpts[0].probes['few_shot']['n_prompts']} prompts a task and k"))
+        f"(N = {sizes[-1][0]:,}) minus the smallest (N = {sizes[0][0]:,}); binomial errors over "
+        f"{probes[0]['n_prompts']} prompts a task, k and seed, scaled up by the lack of fit"))
 
 
 register(Claim(

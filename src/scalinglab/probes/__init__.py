@@ -4,8 +4,9 @@ The registry and protocol are in :mod:`scalinglab.probes.base`; each other file 
 package registers probes: :mod:`~scalinglab.probes.icl_score` (Olsson et al.'s in-context
 learning score), :mod:`~scalinglab.probes.induction` (prefix matching, induction mass,
 and the induction circuit at the end), :mod:`~scalinglab.probes.few_shot` (few-shot
-accuracy by task, k and description) and :mod:`~scalinglab.probes.skills` (held-out sums
-and fact recall). A new probe is one new file here (see ARCHITECTURE.md).
+accuracy by task, k and description), :mod:`~scalinglab.probes.skills` (held-out sums
+and fact recall) and :mod:`~scalinglab.probes.context_windows` (the loss along the context,
+window by window, on windows inside documents). A new probe is one new file here (see ARCHITECTURE.md).
 """
 
 from __future__ import annotations

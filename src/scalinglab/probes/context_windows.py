@@ -15,16 +15,17 @@ corpus and context, so two models' curves are paired window by window.
 
 It returns, as JSON:
 
-* ``placement``: ``"inside_document"``; ``n_windows`` and ``n_documents`` (documents drawn from);
+* ``placement``: ``"inside_document"``; ``n_windows``, and ``n_documents``, the validation
+  documents long enough to draw from;
 * ``loss_per_position_nats``: the mean over the windows at each position 1..n_ctx;
 * ``bin_firsts``, ``bin_lasts``: the log-spaced position bins (1-based, inclusive) of
   :func:`scalinglab.icl.binned_along_context`;
 * ``window_bin_loss_nats``: for each window, its mean loss in each bin (n_windows x n_bins);
 * ``window_document``: the index (among the validation documents) of each window's document.
   Windows of one document are not independent, so a bootstrap resamples documents, each
-  with all its windows (:mod:`scalinglab.context`).
+  with all its windows (:func:`scalinglab.icl.document_resample_weights`).
 
-The number of windows is ``max(512, eval_tokens // n_ctx)``, capped by what the documents hold.
+The number of windows is ``max(512, eval_tokens // n_ctx)``, less any start drawn twice.
 """
 
 from __future__ import annotations
