@@ -270,7 +270,7 @@ def _arch_store(fake_result, tmp_path, factor=6.0, lstm_plateau=100.0):
                 results.append(fake_result(config, n_params=int(n), loss=final, val_tokens=tokens,
                                            val_loss_nats=curve, final_val_loss_nats=curve[-1],
                                            probes={"context_windows": probe}))
-    store = ResultsStore(tmp_path / "arch_scan_docstrings", create=True)
+    store = ResultsStore(tmp_path / "arch_ladder_docstrings", create=True)
     provenance = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:00+00:00",
                   "scalinglab_version": "0.1.0", "torch_version": "2.3.0", "git_commit": "abc123"}
     for result in results:
@@ -280,7 +280,7 @@ def _arch_store(fake_result, tmp_path, factor=6.0, lstm_plateau=100.0):
 
 def test_the_architecture_claims_are_measured_on_a_store_that_follows_them(fake_result, tmp_path):
     results_dir = _arch_store(fake_result, tmp_path)
-    table = load_table(results_dir / "arch_scan_docstrings")
+    table = load_table(results_dir / "arch_ladder_docstrings")
     assert len(best_runs(table)) == 13 and set(best_runs(table).column("config.lr")) == {6e-3}
     sizes, windows = ladder_windows(table, "lstm")
     assert len(sizes) == 8 and len(windows) == 8

@@ -360,7 +360,7 @@ def test_a_new_claim_is_one_function_and_one_claim(fake_result, tmp_path):
 def test_the_registry_holds_the_claims_and_refuses_bad_ones():
     assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS, *LATER_CLAIMS, *ARCHITECTURE_CLAIMS]
     assert {claim.source for claim in CLAIMS.values()} == {
-        "gpt_zipf_ladder", "isoflop_zipf_1k", "overfitting_zipf", "batch_scan_zipf", "arch_scan_docstrings", "icl_fewshot"}
+        "gpt_zipf_ladder", "isoflop_zipf_1k", "overfitting_zipf", "batch_scan_zipf", "arch_ladder_docstrings", "icl_fewshot"}
     assert CLAIMS["allocation_exponent_non_embedding"].reference_source == "Kaplan et al. 2020"
     assert CLAIMS["allocation_exponent_all_parameters"].reference_source == "Hoffmann et al. 2022"
     with pytest.raises(ValueError, match="is registered twice"):
