@@ -350,3 +350,10 @@ def test_the_few_shot_claim_compares_the_largest_and_smallest_slopes(fake_result
     row = rows(_few_shot_store(fake_result, tmp_path, large_slope), [CLAIMS["few_shot_slope_grows_with_size"]])[0]
     assert row["reproduces"] is verdict
     assert row["measured"] == pytest.approx(large_slope - 0.02, abs=1e-6)
+
+
+def test_an_lstm_ladder_that_beats_every_gpt_bounds_the_factor_from_above(fake_result, tmp_path):
+    results_dir = _arch_store(fake_result, tmp_path, factor=1e-3)  # the smallest LSTM beats the largest GPT
+    row = rows(results_dir, [CLAIMS["lstm_parameter_factor"]])[0]
+    assert row["reproduces"] is False and row["low"] == 0.0 and row["high"] == pytest.approx(1.0)
+    assert row["note"].startswith("an upper bound")

@@ -748,9 +748,18 @@ def _ladder_note(table: RunTable, found: dict[str, tuple[np.ndarray, list]]) -> 
 
 def _lstm_parameter_factor(table: RunTable) -> Measurement:
     found = _ladders(table)
+    (gpt_n, gpt_windows), (lstm_n, lstm_windows) = found["gpt"], found["lstm"]
+    gpt_loss = np.array([w.window_loss_nats.mean() for w in gpt_windows])
+    lstm_loss = np.array([w.window_loss_nats.mean() for w in lstm_windows])
+    if gpt_loss.min() > lstm_loss.max():
+        bound = float(lstm_n.min() / gpt_n.min())
+        return Measurement(bound, 0.0, bound, note=(
+            f"an upper bound: every LSTM, the smallest ({lstm_n.min():,.0f} parameters, {lstm_loss.max():.3f} nats) "
+            f"included, beats every GPT (the best, {gpt_loss.min():.3f} nats), so at every GPT size the LSTM needs at "
+            f"most N_LSTM,min / N_GPT of its parameters, largest at the smallest GPT: {_ladder_note(table, found)}"))
     try:
-        factor = parameter_factor_interval(*found["gpt"], *found["lstm"], n_bootstrap=N_BOOTSTRAP, level=LEVEL,
-                                           seed=SEED)
+        factor = parameter_factor_interval(gpt_n, gpt_windows, lstm_n, lstm_windows, n_bootstrap=N_BOOTSTRAP,
+                                           level=LEVEL, seed=SEED)
     except ValueError as error:
         raise CannotMeasure(f"{error} ({_ladder_note(table, found)})") from None
     matched = int(np.isfinite(factor.factor).sum())
