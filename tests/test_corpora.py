@@ -470,3 +470,16 @@ def test_a_number_keeps_the_json_it_was_given_so_run_ids_do_not_change():
     assert len(ids) == 2  # as before the corpora were split by kind: the id hashes the config's JSON
     with pytest.raises(AttributeError, match="frozen"):
         del as_int.kind
+
+
+def test_the_ngram_baselines_fall_with_the_order_and_stay_above_the_entropy():
+    corpus = make_corpus(CorpusConfig(kind="zipf", n_tokens=400_000, n_rules=50))
+    unigram, bigram = corpus.ngram_loss_nats(1), corpus.ngram_loss_nats(2)
+    assert corpus.entropy_rate_nats < bigram < unigram < np.log(256)
+    counts = np.bincount(corpus.train_tokens, minlength=256) + 0.01
+    assert unigram == pytest.approx(-np.mean(np.log(counts[corpus.val_tokens] / counts.sum())))
+    for bad in (0, 3, "2"):
+        with pytest.raises(ValueError, match="^n must be 1"):
+            corpus.ngram_loss_nats(bad)
+    with pytest.raises(ValueError, match="^smoothing must be"):
+        corpus.ngram_loss_nats(2, smoothing=0)

@@ -231,6 +231,7 @@ def test_rules_with_a_side_need_the_whole_interval_on_that_side():
     assert above(Measurement(7.0, 5.5, 8.0), 5.0) and above.decides(Measurement(7.0, 5.5, 8.0), 5.0)
     assert not above(Measurement(2.0, 1.5, 3.0), 5.0) and above.decides(Measurement(2.0, 1.5, 3.0), 5.0)
     assert not above.decides(Measurement(5.5, 4.0, 7.0), 5.0)  # straddles: inconclusive
+    assert not above(Measurement(0.0, 0.0, 0.0), 0.0) and above.decides(Measurement(0.0, 0.0, 0.0), 0.0)
     assert Rule(side="below")(Measurement(-0.4, -0.6, -0.2), 0.0)
     assert "wholly above" in above.describe()
     about = Rule(side="about", factor=2.0)

@@ -129,7 +129,8 @@ class Rule:
     value must also lie within that fraction of the reference. With ``side="above"`` or
     ``"below"`` (a claim that it *exceeds* or *falls short of* the reference, e.g. a slope
     below 0) the whole interval must lie on that side; an interval wholly on the other side
-    does not reproduce, and one that holds the reference is inconclusive. With
+    does not reproduce (an interval that ends at the reference, such as [0, 0] for a claim
+    above 0, is on the other side), and one that straddles the reference is inconclusive. With
     ``side="about"`` and a ``factor`` (a claim of "about a hundred tokens") the interval must
     lie within [reference / factor, reference * factor]; one wholly outside it does not
     reproduce, and one that straddles its edge is inconclusive."""
@@ -176,9 +177,11 @@ class Rule:
         if self.side == "about":
             low, high = reference / self.factor, reference * self.factor
             return bool(self(measurement, reference) or measurement.high < low or measurement.low > high)
+        if self.side == "above":  # wholly above reproduces; at or below the reference does not
+            return bool(measurement.low > reference or measurement.high <= reference)
+        if self.side == "below":
+            return bool(measurement.high < reference or measurement.low >= reference)
         outside = not measurement.low <= reference <= measurement.high
-        if self.side != "holds":
-            return bool(outside)
         return bool(outside or measurement.high - measurement.low <= abs(reference))
 
     def describe(self) -> str:

@@ -320,6 +320,24 @@ class Corpus:
             raise ValueError(f"n_tokens must be at most the {len(self.train_tokens)} training tokens, got {n_tokens}")
         return self.train_tokens[:n_tokens]
 
+    def ngram_loss_nats(self, n: int, *, smoothing: float = 0.01) -> float:
+        """The validation loss (nats/token) of an n-gram model of the training tokens: n = 1
+        predicts every byte from its frequency (unigram), n = 2 from the byte before it
+        (bigram), with ``smoothing`` added to every count. A baseline, not a floor: a model
+        that stays near the bigram loss has learned which byte follows which, and no more.
+        Documents are joined as they are in the token stream."""
+        if n not in (1, 2):
+            raise ValueError(f"n must be 1 (unigram) or 2 (bigram), got {n!r}")
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not smoothing > 0:
+            raise ValueError(f"smoothing must be a positive number, got {smoothing!r}")
+        train, val = self.train_tokens.astype(np.int64), self.val_tokens.astype(np.int64)
+        if n == 1:
+            counts = np.bincount(train, minlength=VOCAB_SIZE) + smoothing
+            return float(-np.mean(np.log(counts[val] / counts.sum())))
+        counts = np.bincount(train[:-1] * VOCAB_SIZE + train[1:], minlength=VOCAB_SIZE**2).reshape(VOCAB_SIZE, -1)
+        probabilities = (counts + smoothing) / (counts + smoothing).sum(axis=1, keepdims=True)
+        return float(-np.mean(np.log(probabilities[val[:-1], val[1:]])))
+
     def describe(self, sample_tokens: int = 120) -> str:
         """A few lines: name, sizes, entropy rate (if known) and the first ``sample_tokens`` of training text."""
         lines = [
