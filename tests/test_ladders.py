@@ -22,6 +22,7 @@ from scalinglab.icl import (
 )
 from scalinglab.ladders import (
     best_runs,
+    factor_bound,
     ladder_windows,
     matched_size,
     parameter_factor,
@@ -207,11 +208,40 @@ def test_the_factor_interval_pairs_the_runs_and_holds_the_true_factor():
     # log N is straight in log L only between close sizes, and these are 3x apart
     assert found.geometric_mean == pytest.approx(6.0, rel=0.05)
     assert found.mean_low <= found.geometric_mean <= found.mean_high and 0 < found.mean_high - found.mean_low < 1.0
-    assert found.n_kept + found.n_dropped == 100
+    assert found.n_undecided == 0 and 0 <= found.n_censored < 100
     assert np.all(found.low <= found.factor) and np.all(found.factor <= found.high)
     other = ContextWindows(FIRSTS, LASTS, gpt[0].window_bin_loss_nats, DOCUMENTS[::-1])
     with pytest.raises(ValueError, match="different windows"):
         parameter_factor_interval(sizes, [other] + gpt[1:], lstm_sizes, lstm)
+
+
+def test_seeds_widen_the_factor_interval_and_an_edge_loss_censors_it():
+    sizes, lstm_sizes = np.geomspace(2e4, 1e6, 4), np.geomspace(2e4, 5e7, 8)
+    law = lambda n, k: 1.5 + (2e3 * k / n) ** 0.3 + _centred((3.0 / CENTRES) ** 0.6)
+    lstm = [_windows(law(n, 6), seed=10 + i, noise=0.0, document_noise=0.0) for i, n in enumerate(lstm_sizes)]
+    one = [_windows(law(n, 1), seed=i, noise=0.0, document_noise=0.0) for i, n in enumerate(sizes)]
+    # two seeds per GPT size, 0.1 nats apart around the same mean: only the seeds vary
+    two = [[ContextWindows(FIRSTS, LASTS, w.window_bin_loss_nats + shift, DOCUMENTS) for shift in (-0.05, 0.05)]
+           for w in one]
+    alone = parameter_factor_interval(sizes, one, lstm_sizes, lstm, n_bootstrap=200)
+    seeded = parameter_factor_interval(sizes, two, lstm_sizes, lstm, n_bootstrap=200)
+    assert seeded.geometric_mean == pytest.approx(alone.geometric_mean, rel=1e-6)
+    assert alone.mean_high - alone.mean_low < 1e-6 < seeded.mean_high - seeded.mean_low
+    # a GPT whose seeds straddle the LSTM ladder's worst loss: the resamples past it count as
+    # a factor of 0 (the LSTM needs less than its smallest), so the interval reaches 0
+    worst_lstm = lstm[0].window_loss_nats.mean()
+    edge = [[ContextWindows(FIRSTS, LASTS, np.full_like(w.window_bin_loss_nats, worst_lstm + shift), DOCUMENTS)
+             for shift in (-0.02, 0.01)] for w in one[:1]] + two[1:]
+    censored = parameter_factor_interval(sizes, edge, lstm_sizes, lstm, n_bootstrap=200)
+    assert censored.n_censored > 0 and censored.low[0] == 0.0 and censored.mean_low == 0.0
+
+
+def test_the_factor_is_a_bound_when_every_run_of_the_other_ladder_wins():
+    assert factor_bound([1e4, 1e5], [2.5, 2.2], [2e4, 3e5], [1.9, 1.7]) == pytest.approx(2.0)
+    assert factor_bound([1e4, 1e5], [2.5, 2.2], [2e4, 3e5], [2.3, 1.7]) is None
+    with pytest.raises(ValueError, match="^no loss of the first ladder"):
+        parameter_factor_interval([1e4, 1e5], [_windows(np.full(len(FIRSTS), x)) for x in (2.5, 2.2)],
+                                  [2e4, 3e5], [_windows(np.full(len(FIRSTS), x)) for x in (1.9, 1.7)])
 
 
 def test_the_tokens_to_loss_slope_is_negative_for_sample_efficient_ladders():

@@ -14,7 +14,7 @@ from scalinglab.corpora import CorpusConfig
 from scalinglab.inference import attention_patterns
 from scalinglab.model import GPT, LSTM
 from scalinglab.probes import PROBES, Probe, ProbeContext, check_probes, register
-from scalinglab.probes.few_shot import DESCRIPTION_KEYS, evaluate_few_shot, few_shot_table
+from scalinglab.probes.few_shot import DESCRIPTION_KEYS, few_shot_outcomes, few_shot_table
 from scalinglab.probes.induction import (
     REPEAT_ALPHABET,
     common_bytes,
@@ -249,18 +249,24 @@ def test_previous_token_scores_and_the_induction_probe_describe_every_head(tiny_
 # Few-shot tasks
 
 
-def test_evaluate_few_shot_scores_a_model_with_a_known_answer(stub_model):
+def test_few_shot_outcomes_score_a_model_with_a_known_answer_prompt_by_prompt(stub_model):
     stub = stub_model("c")
     right = ("cat", "crocodile", "cup")  # prompts of different lengths, all with answer "c"
-    assert evaluate_few_shot(stub, "first_letter", 3, n_prompts=6, seed=0, with_description=True, vocabulary=right) == 1.0
-    assert evaluate_few_shot(stub, "first_letter", 3, n_prompts=6, seed=0, with_description=False, vocabulary=("dog",)) == 0.0
-    assert evaluate_few_shot(stub, "copy", 2, n_prompts=4, seed=0, with_description=False, vocabulary=("c",)) == 1.0
-    assert evaluate_few_shot(stub, "copy", 2, n_prompts=4, seed=0, with_description=False, vocabulary=("cc",)) == 0.0
+    assert few_shot_outcomes(stub, "first_letter", 3, n_prompts=6, seed=0, with_description=True,
+                             vocabulary=right) == [True] * 6
+    assert not any(few_shot_outcomes(stub, "first_letter", 3, n_prompts=6, seed=0, with_description=False,
+                                     vocabulary=("dog",)))
+    assert all(few_shot_outcomes(stub, "copy", 2, n_prompts=4, seed=0, with_description=False, vocabulary=("c",)))
+    assert not any(few_shot_outcomes(stub, "copy", 2, n_prompts=4, seed=0, with_description=False, vocabulary=("cc",)))
+    # one prompt in two asks about a word starting with c: the outcomes say which
+    mixed = few_shot_outcomes(stub, "first_letter", 0, n_prompts=40, seed=1, with_description=False,
+                              vocabulary=("cat", "dog"))
+    assert 0 < sum(mixed) < 40
 
 
-def test_evaluate_few_shot_on_an_untrained_gpt_is_an_accuracy(tiny_gpt):
-    accuracy = evaluate_few_shot(tiny_gpt, "last_letter", 2, n_prompts=4, seed=0, with_description=False)
-    assert 0.0 <= accuracy <= 1.0
+def test_few_shot_outcomes_on_an_untrained_gpt_are_one_boolean_per_prompt(tiny_gpt):
+    outcomes = few_shot_outcomes(tiny_gpt, "last_letter", 2, n_prompts=4, seed=0, with_description=False)
+    assert len(outcomes) == 4 and all(isinstance(right, bool) for right in outcomes)
 
 
 def test_few_shot_table_scores_every_task_and_k_with_and_without_the_description(stub_model):
@@ -272,6 +278,10 @@ def test_few_shot_table_scores_every_task_and_k_with_and_without_the_description
             "copy": {"with_description": [0.0, 0.0], "without_description": [0.0, 0.0]},
             "first_letter": {"with_description": [1.0, 1.0], "without_description": [1.0, 1.0]},
         },
+        "correct": {
+            "copy": {"with_description": ["000", "000"], "without_description": ["000", "000"]},
+            "first_letter": {"with_description": ["111", "111"], "without_description": ["111", "111"]},
+        },
     }
     assert set(DESCRIPTION_KEYS.values()) == {"with_description", "without_description"}
     with pytest.raises(ValueError, match="ks and tasks"):
@@ -280,11 +290,11 @@ def test_few_shot_table_scores_every_task_and_k_with_and_without_the_description
 
 def test_few_shot_rejects_bad_input(tiny_gpt):
     with pytest.raises(ValueError, match="^k"):
-        evaluate_few_shot(tiny_gpt, "last_letter", 20, n_prompts=2, seed=0, with_description=False)
+        few_shot_outcomes(tiny_gpt, "last_letter", 20, n_prompts=2, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^task"):
-        evaluate_few_shot(tiny_gpt, "anagram", 1, n_prompts=2, seed=0, with_description=False)
+        few_shot_outcomes(tiny_gpt, "anagram", 1, n_prompts=2, seed=0, with_description=False)
     with pytest.raises(ValueError, match="^n_prompts"):
-        evaluate_few_shot(tiny_gpt, "last_letter", 1, n_prompts=0, seed=0, with_description=False)
+        few_shot_outcomes(tiny_gpt, "last_letter", 1, n_prompts=0, seed=0, with_description=False)
 
 
 def test_the_context_windows_probe_measures_every_window_in_every_bin():

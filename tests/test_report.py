@@ -439,3 +439,17 @@ def test_an_interval_wider_than_the_reference_is_inconclusive(fake_result, tmp_p
     assert tight.decides(Measurement(measured=0.5, low=0.3, high=0.7, note=""), 0.5)
     assert not tight.decides(Measurement(measured=0.5, low=0.0, high=1.1, note=""), 0.5)
     assert tight.decides(Measurement(measured=2.0, low=1.4, high=3.0, note=""), 0.5)  # wide, but it misses
+
+
+def test_a_comparison_with_the_papers_says_where_each_reference_lies():
+    from scalinglab.report import against_references, where_reference_lies
+
+    assert where_reference_lies(0.4, 0.6, 0.5) == "inside"
+    assert where_reference_lies(0.6, 0.8, 0.5) == "below it" and where_reference_lies(0.1, 0.3, 0.5) == "above it"
+    assert where_reference_lies(-1.0, 2.0, 0.5).endswith("inconclusive")
+    table = against_references([("a, IsoFLOP", 0.62, (0.55, 0.70), 0.73, "Kaplan et al."),
+                                ("E", 0.60, (0.58, 0.61), 0.586, "entropy")])
+    lines = table.splitlines()
+    assert len(lines) == 3 and "90% interval" in lines[0]
+    assert lines[1].startswith("a, IsoFLOP") and "above it (Kaplan et al.)" in lines[1]
+    assert "[0.580, 0.610]" in lines[2] and "inside (entropy)" in lines[2]

@@ -13,8 +13,9 @@ is how many times more parameters the LSTM needs for the GPT's loss. A GPT loss 
 LSTM ladder's range has no factor (NaN): an extrapolation would be a guess. When every run
 was measured by the ``"context_windows"`` probe on the same windows,
 :func:`parameter_factor_interval` resamples the evaluation documents, paired across all
-runs, for an interval (it holds the evaluation's sampling error, not the seed-to-seed spread
-of training, which the seeds of a ladder show).
+runs, and the seeds of each size, for an interval that holds both the evaluation's sampling
+error and the spread between seeds. When every run of one ladder beats every run of the other
+the factor has only a bound (:func:`factor_bound`).
 
 Sample efficiency (Kaplan et al. 2020, fig. 2): the tokens a run took to first reach a fixed
 loss, read off its learning curve (:func:`scalinglab.fit.tokens_to_reach`), against its size:
@@ -24,6 +25,7 @@ larger models reach a loss in fewer tokens when the slope of log D(L) on log N i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +33,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import fraction, positive_finite_array, same_length
 from .fit import loglog_line, tokens_to_reach
-from .icl import ContextWindows, document_resample_weights, paired_windows, percentile_interval
+from .icl import ContextWindows, document_resample_weights, paired_windows
 from .protocol import LR_MATCH, learning_rate_scan, scan_key
 from .results import RunTable
 
@@ -123,10 +125,10 @@ def tokens_to_loss_slope(
     return SlopeInLogs(slope, low, high, level, intercept, int(keep.sum()))
 
 
-def ladder_windows(table: RunTable, arch: str) -> tuple[np.ndarray, list[ContextWindows]]:
+def ladder_seed_windows(table: RunTable, arch: str) -> tuple[np.ndarray, list[list[ContextWindows]]]:
     """The ``arch`` ladder of ``table`` at its best learning rates (:func:`best_runs`): sizes
-    (non-embedding parameters, increasing) and each size's :class:`ContextWindows`, the
-    window losses averaged over its seeds. ``ValueError`` when a run lacks the probe."""
+    (non-embedding parameters, increasing) and, for each size, the :class:`ContextWindows` of
+    each of its seeds (all on the same windows). ``ValueError`` when a run lacks the probe."""
     runs = best_runs(table).filter(lambda run: run.result.config.model.arch == arch)
     sizes, measured = [], []
     for size, group in sorted(runs.group_by("result.n_params").items()):
@@ -135,25 +137,52 @@ def ladder_windows(table: RunTable, arch: str) -> tuple[np.ndarray, list[Context
             raise ValueError(f"the {arch} runs of {size:,} parameters lack the context_windows probe")
         seeds = [ContextWindows.from_probe(probe) for probe in probes]
         paired_windows(seeds)
-        mean = np.mean([w.window_bin_loss_nats for w in seeds], axis=0)
         sizes.append(float(size))
-        measured.append(ContextWindows(seeds[0].bin_firsts, seeds[0].bin_lasts, mean, seeds[0].window_document))
+        measured.append(seeds)
     return np.array(sizes), measured
+
+
+def _mean_over_seeds(seeds: Sequence[ContextWindows]) -> ContextWindows:
+    first = seeds[0]
+    mean = np.mean([w.window_bin_loss_nats for w in seeds], axis=0)
+    return ContextWindows(first.bin_firsts, first.bin_lasts, mean, first.window_document)
+
+
+def ladder_windows(table: RunTable, arch: str) -> tuple[np.ndarray, list[ContextWindows]]:
+    """:func:`ladder_seed_windows` with each size's window losses averaged over its seeds."""
+    sizes, seeds = ladder_seed_windows(table, arch)
+    return sizes, [_mean_over_seeds(s) for s in seeds]
+
+
+def factor_bound(
+    n_params: ArrayLike, loss_nats: ArrayLike, other_n_params: ArrayLike, other_loss_nats: ArrayLike
+) -> float | None:
+    """When every run of the other ladder beats every run of the first (its worst loss below
+    the first ladder's best), no loss of the first lies inside the other ladder, and the
+    factor has only a bound: at each size N of the first ladder the other needs at most
+    N_other,min / N parameters, largest at the first ladder's smallest size, which this
+    returns. ``None`` when the ladders overlap (then :func:`parameter_factor` measures it)."""
+    n, loss = _ladder(n_params, loss_nats)
+    other_n, other_loss = _ladder(other_n_params, other_loss_nats)
+    return float(other_n.min() / n.min()) if other_loss.max() < loss.min() else None
 
 
 @dataclass(frozen=True)
 class FactorInterval:
-    """:func:`parameter_factor` with intervals over the evaluation documents.
+    """:func:`parameter_factor` with intervals over the evaluation documents and the seeds.
 
     Attributes:
         factor: N_other(L) / N at each size of the first ladder (NaN outside the other ladder).
         low, high: each factor's interval at ``level`` (NaN where the factor is).
         geometric_mean, mean_low, mean_high: the geometric mean of the finite factors and its
-            interval (each resample averages the same sizes; a resample where one of them
-            falls outside the other ladder is left out and counted in ``n_dropped``, which
-            biases the interval when it is more than a few: the resamples left out are those
-            at the ladder's edge).
-        n_kept, n_dropped: the resamples of the geometric mean kept and left out.
+            interval (each resample averages the same sizes).
+        n_censored: resamples in which at least one of those sizes' losses fell outside the
+            other ladder. Such a factor is censored, not dropped: 0 when the loss lies above
+            every loss of the other ladder (the factor is below N_other,min / N), infinite
+            when below (above N_other,max / N); so an interval near the ladder's edge widens
+            to 0 or to infinity instead of shrinking to the resamples that stayed inside.
+        n_undecided: resamples whose geometric mean holds both a 0 and an infinity, left
+            out of its interval.
     """
 
     factor: np.ndarray
@@ -163,35 +192,74 @@ class FactorInterval:
     mean_low: float
     mean_high: float
     level: float
-    n_kept: int
-    n_dropped: int
+    n_censored: int
+    n_undecided: int
+
+
+def _censored_factor(n: np.ndarray, loss: np.ndarray, other_n: np.ndarray, other_loss: np.ndarray) -> np.ndarray:
+    factor = parameter_factor(n, loss, other_n, other_loss)
+    factor = np.where(np.isnan(factor) & (loss > other_loss.max()), 0.0, factor)
+    return np.where(np.isnan(factor) & (loss < other_loss.min()), np.inf, factor)
+
+
+def _order_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` interval of ``samples`` read off their order (no interpolation,
+    so that 0 and infinity stay what they are); NaNs left out."""
+    samples = samples[~np.isnan(samples)]
+    low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def _as_seeds(ladder: Sequence[ContextWindows | Sequence[ContextWindows]]) -> list[list[ContextWindows]]:
+    return [[size] if isinstance(size, ContextWindows) else list(size) for size in ladder]
 
 
 def parameter_factor_interval(
-    n_params: ArrayLike, windows: list[ContextWindows], other_n_params: ArrayLike, other_windows: list[ContextWindows],
+    n_params: ArrayLike,
+    windows: Sequence[ContextWindows | Sequence[ContextWindows]],
+    other_n_params: ArrayLike,
+    other_windows: Sequence[ContextWindows | Sequence[ContextWindows]],
     *, n_bootstrap: int = 400, level: float = 0.9, seed: int = 0,
 ) -> FactorInterval:
-    """:func:`parameter_factor` of two ladders whose runs were all measured on the same windows,
-    each run's loss the mean over its windows, with intervals from resampling the documents
-    (the same resample for every run: the comparison is paired)."""
-    documents = paired_windows(list(windows) + list(other_windows))
+    """:func:`parameter_factor` of two ladders whose runs were all measured on the same
+    windows, each size's loss the mean over its windows and its seeds (one
+    :class:`ContextWindows` per size, or a list of its seeds' as :func:`ladder_seed_windows`
+    gives), with intervals from a two-level bootstrap: each resample draws the evaluation
+    documents (the same draw for every run: the comparison is paired) and, for every size,
+    its seeds with replacement, so the interval holds the evaluation's sampling error and
+    the spread between seeds. A resample whose loss leaves the other ladder is censored
+    (see :class:`FactorInterval`)."""
+    level = fraction("level", level)
+    mine, other = _as_seeds(windows), _as_seeds(other_windows)
+    documents = paired_windows([w for seeds in mine + other for w in seeds])
     weights = document_resample_weights(documents, n_bootstrap, seed)
+    rng = np.random.default_rng([seed, 1])
 
-    def losses(ladder: list[ContextWindows]) -> np.ndarray:  # (1 + B, n_sizes)
-        per_window = np.stack([w.window_loss_nats for w in ladder], axis=1)
-        return np.vstack([per_window.mean(axis=0), weights @ per_window / weights.sum(axis=1, keepdims=True)])
+    def losses(ladder: list[list[ContextWindows]]) -> np.ndarray:  # (1 + B, n_sizes)
+        columns = []
+        for seeds in ladder:
+            per_seed = np.stack([w.window_loss_nats for w in seeds])  # (n_seeds, n_windows)
+            drawn = per_seed[rng.integers(len(seeds), size=(n_bootstrap, len(seeds)))].mean(axis=1)
+            resampled = np.sum(weights * drawn, axis=1) / weights.sum(axis=1)
+            columns.append(np.concatenate([[per_seed.mean()], resampled]))
+        return np.stack(columns, axis=1)
 
-    mine, other = losses(windows), losses(other_windows)
-    factors = np.array([parameter_factor(n_params, a, other_n_params, b) for a, b in zip(mine, other)])
-    finite = np.isfinite(factors[0])
+    n, other_n = positive_finite_array("n_params", n_params), positive_finite_array("other_n_params", other_n_params)
+    same_length(n_params=n, windows=np.arange(len(mine)))
+    same_length(other_n_params=other_n, other_windows=np.arange(len(other)))
+    mine_loss, other_loss = losses(mine), losses(other)
+    factors = np.array([_censored_factor(n, a, other_n, b) for a, b in zip(mine_loss, other_loss)])
+    finite = np.isfinite(factors[0]) & (factors[0] > 0)
     if not finite.any():
-        raise ValueError("no loss of the first ladder lies inside the other ladder's range: no factor to measure")
-    means = np.exp(np.mean(np.log(factors[:, finite]), axis=1))
-    kept = np.isfinite(means[1:])
+        raise ValueError("no loss of the first ladder lies inside the other ladder's range: no factor to measure "
+                         "(factor_bound gives the bound)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = np.exp(np.mean(np.log(factors[:, finite]), axis=1))
     low, high = np.full(len(finite), np.nan), np.full(len(finite), np.nan)
-    for i in np.flatnonzero(finite):  # each size over the resamples where it has a factor
-        column = factors[1:, i]
-        low[i], high[i] = percentile_interval(column[np.isfinite(column)], level)
-    mean_low, mean_high = percentile_interval(means[1:][kept], level)
-    return FactorInterval(factors[0], low, high, float(means[0]), float(mean_low), float(mean_high), level,
-                          int(kept.sum()), int(np.count_nonzero(~kept)))
+    for i in np.flatnonzero(finite):
+        low[i], high[i] = _order_interval(factors[1:, i], level)
+    resampled = factors[1:, finite]
+    censored = ~np.isfinite(resampled) | (resampled == 0)
+    mean_low, mean_high = _order_interval(means[1:], level)
+    return FactorInterval(factors[0], low, high, float(means[0]), mean_low, mean_high, level,
+                          int(censored.any(axis=1).sum()), int(np.isnan(means[1:]).sum()))

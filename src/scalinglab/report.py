@@ -50,7 +50,15 @@ from .fit import (
     steps_and_tokens_to_reach,
 )
 from .icl import few_shot_slope, plateau_interval, position_power_law, slope_difference
-from .ladders import best_runs, ladder_windows, parameter_factor_interval, tokens_to_loss, tokens_to_loss_slope
+from .ladders import (
+    best_runs,
+    factor_bound,
+    ladder_seed_windows,
+    ladder_windows,
+    parameter_factor_interval,
+    tokens_to_loss,
+    tokens_to_loss_slope,
+)
 from .protocol import isoflop_coverage
 from .results import RunTable, load_table, recorded_store
 from .store import STORE_MARKER
@@ -381,6 +389,27 @@ def describe(found: list[dict[str, Any]]) -> str:
         lines += [f"  {label}{row[key]}" for key, label in (("rule", "rule: "), ("note", "")) if row.get(key)]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def where_reference_lies(low: float, high: float, reference: float) -> str:
+    """Where ``reference`` lies against the interval [low, high]: "inside", "below it" or
+    "above it"; an interval that holds the reference but is wider than |reference| says
+    "inside, in an interval wider than the reference: inconclusive"."""
+    if not low <= reference <= high:
+        return "below it" if reference < low else "above it"
+    return "inside, in an interval wider than the reference: inconclusive" if high - low > abs(reference) else "inside"
+
+
+def against_references(comparisons: list[tuple[str, float, tuple[float, float], float, str]]) -> str:
+    """A fixed-width table of a chapter's numbers against the papers': one row per
+    ``(name, ours, (low, high), reference, source)``, with :func:`where_reference_lies`
+    and the reference's source."""
+    width = max(len(name) for name, *_ in comparisons) + 2
+    lines = [f"{'':{width}s}{'ours':>7s}{f'{LEVEL:.0%} interval':>18s}{'reference':>10s}  where the reference lies"]
+    for name, value, (low, high), reference, source in comparisons:
+        lines.append(f"{name:{width}s}{value:7.3f}{f'[{low:.3f}, {high:.3f}]':>18s}{reference:10.3f}  "
+                     f"{where_reference_lies(low, high, reference)} ({source})")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------
@@ -728,8 +757,8 @@ CONTEXT_TOLERANCE_NATS = 0.05
 """A curve has stopped falling along the context where it stays within this of its last bin's loss. It must
 exceed the noise of the difference between two bins' losses on the probe's 512 windows (the intervals of
 the gain along the context in "Loss along the context" show that noise), or noise decides."""
-MAX_DROPPED_FRACTION = 0.1
-"""A bootstrap that leaves out more than this fraction of its resamples gives no interval."""
+MAX_UNDECIDED_FRACTION = 0.1
+"""A bootstrap that cannot decide more than this fraction of its resamples gives no interval."""
 SAMPLE_EFFICIENCY_MARGIN = 1.02
 """The target loss of the sample-efficiency claim: the smallest model's final loss times this."""
 
@@ -752,27 +781,29 @@ def _ladder_note(table: RunTable, found: dict[str, tuple[np.ndarray, list]]) -> 
 def _lstm_parameter_factor(table: RunTable) -> Measurement:
     found = _ladders(table)
     (gpt_n, gpt_windows), (lstm_n, lstm_windows) = found["gpt"], found["lstm"]
-    gpt_loss = np.array([w.window_loss_nats.mean() for w in gpt_windows])
-    lstm_loss = np.array([w.window_loss_nats.mean() for w in lstm_windows])
-    if gpt_loss.min() > lstm_loss.max():
-        bound = float(lstm_n.min() / gpt_n.min())
+    gpt_loss = [w.window_loss_nats.mean() for w in gpt_windows]
+    lstm_loss = [w.window_loss_nats.mean() for w in lstm_windows]
+    bound = factor_bound(gpt_n, gpt_loss, lstm_n, lstm_loss)
+    if bound is not None:
         return Measurement(bound, 0.0, bound, note=(
-            f"an upper bound: every LSTM, the smallest ({lstm_n.min():,.0f} parameters, {lstm_loss.max():.3f} nats) "
-            f"included, beats every GPT (the best, {gpt_loss.min():.3f} nats), so at every GPT size the LSTM needs at "
+            f"an upper bound: every LSTM, the smallest ({lstm_n.min():,.0f} parameters, {max(lstm_loss):.3f} nats) "
+            f"included, beats every GPT (the best, {min(gpt_loss):.3f} nats), so at every GPT size the LSTM needs at "
             f"most N_LSTM,min / N_GPT of its parameters, largest at the smallest GPT: {_ladder_note(table, found)}"))
     try:
-        factor = parameter_factor_interval(gpt_n, gpt_windows, lstm_n, lstm_windows, n_bootstrap=N_BOOTSTRAP,
+        factor = parameter_factor_interval(gpt_n, ladder_seed_windows(table, "gpt")[1], lstm_n,
+                                           ladder_seed_windows(table, "lstm")[1], n_bootstrap=N_BOOTSTRAP,
                                            level=LEVEL, seed=SEED)
     except ValueError as error:
         raise CannotMeasure(f"{error} ({_ladder_note(table, found)})") from None
-    matched = int(np.isfinite(factor.factor).sum())
-    if factor.n_dropped > MAX_DROPPED_FRACTION * N_BOOTSTRAP:
-        raise CannotMeasure(f"{factor.n_dropped} of {N_BOOTSTRAP} resamples put a GPT's loss outside the LSTM ladder "
-                            f"({_ladder_note(table, found)})")
-    dropped = f" ({factor.n_dropped} resamples left out: a GPT's loss outside the LSTM ladder)" if factor.n_dropped else ""
+    if factor.n_undecided > MAX_UNDECIDED_FRACTION * N_BOOTSTRAP:
+        raise CannotMeasure(f"{factor.n_undecided} of {N_BOOTSTRAP} resamples put one GPT's loss above and another's "
+                            f"below the LSTM ladder ({_ladder_note(table, found)})")
+    matched = int(np.count_nonzero(np.isfinite(factor.factor) & (factor.factor > 0)))
+    censored = (f" ({factor.n_censored} resamples put a GPT's loss outside the LSTM ladder, counted as a factor of 0 or "
+                f"infinity)") if factor.n_censored else ""
     return Measurement(factor.geometric_mean, factor.mean_low, factor.mean_high, note=(
         f"geometric mean over the {matched} GPT sizes whose loss the LSTM ladder spans of N_LSTM(L) / N_GPT: "
-        f"{_ladder_note(table, found)}{dropped}; the interval holds the evaluation's sampling error, not the seeds'"))
+        f"{_ladder_note(table, found)}, and each size's seeds{censored}"))
 
 
 def _lstm_plateau_position(table: RunTable) -> Measurement:

@@ -16,7 +16,8 @@ corpus and context, so two models' curves are paired window by window.
 It returns, as JSON:
 
 * ``placement``: ``"inside_document"``; ``n_windows``, and ``n_documents``, the validation
-  documents long enough to draw from;
+  documents long enough to draw from (the eligible ones; the documents actually drawn are
+  the distinct entries of ``window_document``);
 * ``loss_per_position_nats``: the mean over the windows at each position 1..n_ctx;
 * ``bin_firsts``, ``bin_lasts``: the log-spaced position bins (1-based, inclusive) of
   :func:`scalinglab.icl.binned_along_context`;

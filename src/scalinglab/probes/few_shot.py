@@ -1,6 +1,6 @@
 """Few-shot learning: k-shot prompts scored by exact match, and the probe ``"few_shot"``.
 
-:func:`evaluate_few_shot` scores a model's greedy completions of the k-shot prompts of
+`few_shot_outcomes` scores a model's greedy completions of the k-shot prompts of
 :mod:`scalinglab.tasks` by exact match, and :func:`few_shot_table` does so for every
 task, several k, with and without the task's description: the ``"few_shot"`` probe
 records that table (with its defaults) at the end of a run.
@@ -16,7 +16,7 @@ from .._checks import non_negative_int, positive_int
 from ..corpora import encode
 from ..inference import greedy_completions
 from ..model import GPT, LSTM
-from ..tasks import DEFAULT_WORDS, EVALUATION_WORDS, TASK_NAMES, FewShotTask, exact_match, render_prompt
+from ..tasks import DEFAULT_WORDS, EVALUATION_WORDS, TASK_NAMES, FewShotTask, render_prompt
 from .base import Probe, ProbeContext, register
 
 DESCRIPTION_KEYS = {True: "with_description", False: "without_description"}
@@ -24,7 +24,7 @@ DESCRIPTION_KEYS = {True: "with_description", False: "without_description"}
 :func:`few_shot_table`."""
 
 
-def evaluate_few_shot(
+def few_shot_outcomes(
     model: GPT | LSTM,
     task: FewShotTask | str,
     k: int,
@@ -33,8 +33,8 @@ def evaluate_few_shot(
     seed: int,
     with_description: bool,
     vocabulary: Sequence[str] = DEFAULT_WORDS,
-) -> float:
-    """Exact-match accuracy of the model's greedy answers to ``n_prompts`` k-shot prompts.
+) -> list[bool]:
+    """Whether the model's greedy answer to each of ``n_prompts`` k-shot prompts is right.
 
     Prompt i is ``render_prompt(task, k, seed=s_i, ...)`` with the s_i drawn from
     ``seed``. The model writes up to len(answer) + 1 tokens greedily, stopping at a
@@ -53,11 +53,15 @@ def evaluate_few_shot(
         raise ValueError(f"k={k} examples make a prompt plus answer of {longest} tokens, more than n_ctx={n_ctx}")
     prompts, answers = zip(*rendered)
     completions = greedy_completions(model, prompts, [len(encode(a)) + 1 for a in answers])
-    return exact_match(completions, answers)
+    return [completion == answer for completion, answer in zip(completions, answers)]
 
 
 FEW_SHOT_KS: tuple[int, ...] = (0, 1, 2, 4, 8, 16)
 """The numbers of in-context examples that :func:`few_shot_table` tries by default."""
+
+FEW_SHOT_PROMPTS = 300
+"""Prompts per task, k and description that the ``"few_shot"`` probe asks: a binomial
+standard error of at most sqrt(0.25 / 300) = 0.029 on each accuracy."""
 
 
 def few_shot_table(
@@ -65,34 +69,38 @@ def few_shot_table(
     *,
     ks: Sequence[int] = FEW_SHOT_KS,
     tasks: Sequence[str] = TASK_NAMES,
-    n_prompts: int = 50,
+    n_prompts: int = FEW_SHOT_PROMPTS,
     seed: int = 0,
     vocabulary: Sequence[str] = EVALUATION_WORDS,
 ) -> dict[str, object]:
     """Exact-match accuracy for every task and k, with and without the task description.
 
     Returns plain JSON: ``{"ks": [...], "n_prompts": n, "seed": s, "accuracy": {task:
-    {"with_description": [one accuracy per k], "without_description": [...]}}}``, each
-    accuracy from :func:`evaluate_few_shot` on ``n_prompts`` prompts over
-    ``vocabulary`` (by default the held-out words, which no ``"fewshot"`` training
-    document uses). The same prompt seeds serve every k, task and description.
+    {"with_description": [one accuracy per k], "without_description": [...]}},
+    "correct": {task: {...: [one string per k]}}}``, each accuracy from
+    :func:`few_shot_outcomes` on ``n_prompts`` prompts over ``vocabulary`` (by default
+    the held-out words, which no ``"fewshot"`` training document uses), and each string
+    of ``"correct"`` the outcomes prompt by prompt ("1" right, "0" wrong), so that an
+    analysis can resample the prompts. The same prompt seeds serve every k, task,
+    description and model.
     """
     ks = [non_negative_int("ks", k) for k in ks]
     if not ks or not tasks:
         raise ValueError("ks and tasks must each hold at least one entry")
-    accuracy = {
+    correct = {
         task: {
             DESCRIPTION_KEYS[described]: [
-                evaluate_few_shot(
-                    model, task, k, n_prompts=n_prompts, seed=seed, with_description=described, vocabulary=vocabulary
-                )
+                "".join("1" if right else "0" for right in few_shot_outcomes(
+                    model, task, k, n_prompts=n_prompts, seed=seed, with_description=described, vocabulary=vocabulary))
                 for k in ks
             ]
             for described in DESCRIPTION_KEYS
         }
         for task in tasks
     }
-    return {"ks": ks, "n_prompts": n_prompts, "seed": seed, "accuracy": accuracy}
+    accuracy = {task: {key: [outcomes.count("1") / len(outcomes) for outcomes in by_k] for key, by_k in cells.items()}
+                for task, cells in correct.items()}
+    return {"ks": ks, "n_prompts": n_prompts, "seed": seed, "accuracy": accuracy, "correct": correct}
 
 
 def _few_shot(context: ProbeContext) -> dict[str, object]:
@@ -103,5 +111,6 @@ PROBE = register(Probe(
     name="few_shot",
     when="end",
     measure=_few_shot,
-    description="exact-match accuracy of every task at k = 0, 1, 2, 4, 8, 16, with and without the description",
+    description=f"exact-match accuracy of every task at k = 0, 1, 2, 4, 8, 16, with and without the description, "
+                f"on {FEW_SHOT_PROMPTS} prompts each (and each prompt's outcome)",
 ))
