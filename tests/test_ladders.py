@@ -10,11 +10,12 @@ import pytest
 from scalinglab.corpora import CorpusConfig
 from scalinglab.icl import (
     ContextWindows,
+    FewShotOutcomes,
     binomial_interval,
     context_gain,
     context_plateau,
     document_resample_weights,
-    few_shot_slope,
+    few_shot_slopes,
     log_bins,
     plateau_interval,
     plateau_positions,
@@ -346,31 +347,71 @@ def test_the_wilson_interval_stays_in_the_unit_interval_and_narrows_with_more_pr
         binomial_interval(1.5, 10)
 
 
-def test_the_few_shot_slope_is_accuracy_per_doubling_of_k_with_a_binomial_error():
-    ks = [0, 1, 2, 4, 8, 16]
-    rising = few_shot_slope(ks, [0.0, 0.2, 0.3, 0.4, 0.5, 0.6], 300)
-    assert rising.slope == pytest.approx(0.1, abs=1e-9) and rising.ks == (1, 2, 4, 8, 16)
-    assert rising.low < 0.1 < rising.high and rising.high - rising.low < 0.1
-    wide = few_shot_slope(ks, [0.0, 0.2, 0.3, 0.4, 0.5, 0.6], 50)
-    assert wide.stderr == pytest.approx(rising.stderr * np.sqrt(300 / 50), rel=0.05)
-    zigzag = few_shot_slope(ks, [0.0, 0.1, 0.9, 0.1, 0.9, 0.5], 300)  # far from any line: the error grows
-    assert zigzag.stderr > 5 * few_shot_slope(ks, [0.0, 0.1, 0.3, 0.5, 0.7, 0.9], 300).stderr
-    with pytest.raises(ValueError, match="^accuracy must lie"):
-        few_shot_slope(ks, [0.0, 0.2, 0.3, 0.4, 2.0, 0.6], 50)
+KS = [0, 1, 2, 4, 8, 16]
+
+
+def _few_shot_probe(accuracy, *, n_prompts=300, tasks=("copy", "code"), seed=0):
+    """A "few_shot" probe record whose prompts are right with probability ``accuracy[k]``,
+    independently (each task and description alike)."""
+    rng = np.random.default_rng(seed)
+    correct = {task: {key: ["".join("1" if right else "0" for right in rng.random(n_prompts) < p) for p in accuracy]
+                      for key in ("with_description", "without_description")} for task in tasks}
+    table = {task: {key: [c.count("1") / n_prompts for c in cells] for key, cells in by_key.items()}
+             for task, by_key in correct.items()}
+    return {"ks": KS, "n_prompts": n_prompts, "seed": 0, "accuracy": table, "correct": correct}
+
+
+def _rising(slope, start=0.2):
+    return [0.1] + [min(1.0, start + slope * np.log2(k)) for k in KS[1:]]
+
+
+def test_few_shot_outcomes_read_the_probes_prompt_by_prompt():
+    outcomes = FewShotOutcomes.from_probes([_few_shot_probe(_rising(0.1), seed=s) for s in (0, 1)],
+                                           with_description=False)
+    assert outcomes.correct.shape == (2, 2, 6, 300) and outcomes.tasks == ("copy", "code")
+    assert np.allclose(outcomes.accuracy(), _rising(0.1), atol=0.05)
+    assert outcomes.task_accuracy().shape == (2, 6)
+    old = _few_shot_probe(_rising(0.1))
+    del old["correct"]
+    with pytest.raises(ValueError, match="prompt-by-prompt outcomes"):
+        FewShotOutcomes.from_probes([old], with_description=True)
+    with pytest.raises(ValueError, match="must share ks"):
+        FewShotOutcomes.from_probes([_few_shot_probe(_rising(0.1)), _few_shot_probe(_rising(0.1), n_prompts=50)],
+                                    with_description=True)
+
+
+def test_the_few_shot_slope_is_accuracy_per_doubling_of_k_with_a_paired_bootstrap():
+    def ladder(*slopes, n_prompts=300, seeds=(0,)):
+        return [FewShotOutcomes.from_probes([_few_shot_probe(_rising(b), n_prompts=n_prompts, seed=10 * i + s)
+                                             for s in seeds], with_description=False)
+                for i, b in enumerate(slopes)]
+
+    found = few_shot_slopes(ladder(0.1, 0.05), n_bootstrap=300)
+    assert found.ks == (1, 2, 4, 8, 16) and found.samples.shape == (300, 2)
+    assert found.low[0] < found.slope[0] < found.high[0] and abs(found.slope[0] - 0.1) < 0.02
+    assert found.high[0] - found.low[0] < 0.05
+    difference, low, high = found.difference(0, 1)
+    assert low < difference < high and 0 < low and abs(difference - 0.05) < 0.02
+    few = few_shot_slopes(ladder(0.1, 0.05, n_prompts=30), n_bootstrap=300)
+    assert few.high[0] - few.low[0] > 2 * (found.high[0] - found.low[0])  # a tenth of the prompts
+    seeded = few_shot_slopes(ladder(0.1, seeds=(0, 1)), n_bootstrap=300)  # both seeds' answers, pooled
+    assert seeded.low[0] < seeded.slope[0] < seeded.high[0] and abs(seeded.slope[0] - 0.1) < 0.02
+    # a model compared with itself: the pairing leaves no spread
+    same = few_shot_slopes(ladder(0.1) * 2, n_bootstrap=100).difference(0, 1)
+    assert same == pytest.approx((0.0, 0.0, 0.0), abs=1e-12)
     with pytest.raises(ValueError, match="at least 3 values of k >= 1"):
-        few_shot_slope([0, 1, 2], [0.1, 0.2, 0.3], 50)
+        few_shot_slopes([FewShotOutcomes(np.array([0, 1, 2]), ("copy",), np.zeros((1, 1, 3, 5), bool))])
+    with pytest.raises(ValueError, match="same ks, tasks and prompts"):
+        few_shot_slopes(ladder(0.1) + ladder(0.1, n_prompts=50))
 
 
 def _few_shot_store(fake_result, tmp_path, large_slope, n_prompts=300):
     corpus = CorpusConfig(kind="fewshot", n_tokens=6_000_000, document_tokens=320)
-    ks = [0, 1, 2, 4, 8, 16]
     store = ResultsStore(tmp_path / "icl_fewshot", create=True)
     provenance = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:00+00:00",
                   "scalinglab_version": "0.1.0", "torch_version": "2.3.0", "git_commit": "abc123"}
-    for d, n, slope in ((32, 25_000, 0.02), (128, 400_000, large_slope)):
-        accuracy = [0.1] + [min(1.0, 0.2 + slope * np.log2(k)) for k in ks[1:]]
-        table = {"without_description": accuracy, "with_description": accuracy}
-        probe = {"ks": ks, "n_prompts": n_prompts, "seed": 0, "accuracy": {task: table for task in ("copy", "code")}}
+    for i, (d, n, slope) in enumerate(((32, 25_000, 0.02), (128, 400_000, large_slope))):
+        probe = _few_shot_probe(_rising(slope), n_prompts=n_prompts, seed=i)
         config = TrainConfig(model=GPTConfig(n_layer=2, n_head=4, d_model=d, n_ctx=320), corpus=corpus, tokens=4_000_000)
         store.put(run_record(fake_result(config, n_params=n, probes={"few_shot": probe}), provenance))
     return tmp_path
@@ -380,7 +421,7 @@ def _few_shot_store(fake_result, tmp_path, large_slope, n_prompts=300):
 def test_the_few_shot_claim_compares_the_largest_and_smallest_slopes(fake_result, tmp_path, large_slope, verdict):
     row = rows(_few_shot_store(fake_result, tmp_path, large_slope), [CLAIMS["few_shot_slope_grows_with_size"]])[0]
     assert row["reproduces"] is verdict
-    assert row["measured"] == pytest.approx(large_slope - 0.02, abs=1e-6)
+    assert row["measured"] == pytest.approx(large_slope - 0.02, abs=0.02)
 
 
 def test_an_lstm_ladder_that_beats_every_gpt_bounds_the_factor_from_above(fake_result, tmp_path):

@@ -143,3 +143,19 @@ def test_isoflop_coverage_counts_sizes_on_each_side_of_each_minimum():
     assert (second.n_params, second.best_index, second.below, second.above, second.interior) == ((1, 2, 3, 4), 3, 3, 0, False)
     with pytest.raises(ValueError):
         isoflop_coverage([1e12], [1, 2], [3.0])
+
+
+def test_describe_scans_gives_each_model_its_losses_and_best_lr(tmp_path, fake_result):
+    from scalinglab.protocol import describe_scans
+
+    corpus = CorpusConfig(kind="zipf", n_tokens=100_000)
+    store = ResultsStore(tmp_path / "scan", create=True)
+    for d, losses in ((32, (2.0, 1.8, 1.9)), (64, (1.7, 1.6, 1.5))):
+        model = GPTConfig(n_layer=2, n_head=4, d_model=d, n_ctx=64)
+        for lr, loss in zip((1e-3, 2e-3, 4e-3), losses):
+            config = TrainConfig(model=model, corpus=corpus, tokens=10_000, lr=lr)
+            store.put(run_record(fake_result(config, n_params=12 * 2 * d * d, loss=loss), PROVENANCE))
+    lines = describe_scans(load_table(tmp_path / "scan")).splitlines()
+    assert len(lines) == 2 and lines[0].startswith("gpt  width  32  N =    24,576")
+    assert "0.002: 1.800" in lines[0] and lines[0].endswith("best 0.002")
+    assert lines[1].endswith("best 0.004  (at the edge of the scan)")

@@ -138,7 +138,7 @@ def test_provenance_summary_and_text_say_where_when_and_what(tiny_store, tmp_pat
     )
     assert table.where({"config.model.arch": "rnn"}).provenance_summary() == "0 runs"
     lines = table.to_text().splitlines()
-    assert len(lines) == 5 and lines[0].split()[:4] == ["run", "arch", "L", "d"]
+    assert len(lines) == 5 and lines[0].split()[:4] == ["run", "arch", "layers", "d_model"]
     assert [line.split()[1] for line in lines[1:]] == ["gpt", "gpt", "lstm", "lstm"]  # sorted by arch, then size
 
 

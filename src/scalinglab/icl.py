@@ -345,60 +345,120 @@ def binomial_interval(accuracy: np.ndarray | float, n_trials: int, level: float 
 
 
 @dataclass(frozen=True)
-class FewShotSlope:
-    """How accuracy grows with the examples in the prompt: accuracy = a + b log2(k) over k >= 1.
+class FewShotOutcomes:
+    """Each prompt's outcome in the ``"few_shot"`` probes of one model's seeds, for one
+    setting of the description (:meth:`from_probes`).
 
     Attributes:
-        slope: b, accuracy gained per doubling of k.
-        stderr: its standard error, from the binomial variance of each accuracy.
-        low, high: its normal-approximation interval at ``level``.
-        ks: the k used.
+        ks: the numbers of examples in the prompt.
+        tasks: the tasks, in order.
+        correct: bool, shape (n_seeds, n_tasks, n_ks, n_prompts): prompt p of task t at
+            k = ks[i] answered right by seed s. Prompt p is the same prompt for every
+            seed, task, k and model scored with the probe's defaults (one prompt seed).
     """
 
-    slope: float
-    stderr: float
-    low: float
-    high: float
+    ks: np.ndarray
+    tasks: tuple[str, ...]
+    correct: np.ndarray
+
+    @classmethod
+    def from_probes(cls, probes: Sequence[Mapping[str, Any]], *, with_description: bool) -> FewShotOutcomes:
+        """From the ``"few_shot"`` probe records of one model's seeds (which must share ks,
+        tasks, prompt count and prompt seed). ``ValueError`` when a record lacks the
+        prompt-by-prompt outcomes (``"correct"``, recorded since the probe asked 300 prompts)."""
+        if not probes:
+            raise ValueError("probes must hold at least one few_shot record")
+        key = "with_description" if with_description else "without_description"
+        first = probes[0]
+        for probe in probes:
+            if "correct" not in probe:
+                raise ValueError("a few_shot record lacks the prompt-by-prompt outcomes ('correct'); re-record it")
+            if (probe["ks"], probe["n_prompts"], probe["seed"], list(probe["correct"])) != (
+                    first["ks"], first["n_prompts"], first["seed"], list(first["correct"])):
+                raise ValueError("the few_shot records of one model must share ks, tasks, n_prompts and seed")
+        tasks = tuple(first["correct"])
+        correct = np.array([[[[c == "1" for c in outcomes] for outcomes in probe["correct"][task][key]]
+                             for task in tasks] for probe in probes], dtype=bool)
+        return cls(np.asarray(first["ks"]), tasks, correct)
+
+    @property
+    def n_prompts(self) -> int:
+        return int(self.correct.shape[-1])
+
+    def accuracy(self) -> np.ndarray:
+        """Mean accuracy over seeds, tasks and prompts at each k, shape (n_ks,)."""
+        return self.correct.mean(axis=(0, 1, 3))
+
+    def task_accuracy(self) -> np.ndarray:
+        """Mean accuracy over seeds and prompts, shape (n_tasks, n_ks)."""
+        return self.correct.mean(axis=(0, 3))
+
+
+@dataclass(frozen=True)
+class FewShotSlopes:
+    """How the mean few-shot accuracy grows with the examples in the prompt, for each model
+    of a ladder: accuracy = a + b log2(k), least squares over k >= 1 (:func:`few_shot_slopes`).
+
+    Attributes:
+        slope: b of each model, accuracy gained per doubling of k.
+        low, high: each slope's bootstrap interval at ``level``.
+        samples: the bootstrap slopes, shape (n_bootstrap, n_models), paired across models
+            (the same prompts drawn for all), for :meth:`difference`.
+        ks: the k fitted.
+    """
+
+    slope: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    samples: np.ndarray
     level: float
     ks: tuple[int, ...]
 
+    def difference(self, first: int, second: int) -> tuple[float, float, float]:
+        """Slope of model ``first`` minus slope of model ``second`` and its paired bootstrap
+        interval: (difference, low, high)."""
+        low, high = percentile_interval(self.samples[:, first] - self.samples[:, second], self.level)
+        return float(self.slope[first] - self.slope[second]), float(low), float(high)
 
-def few_shot_slope(ks: Sequence[int], accuracy: Sequence[float], n_prompts: int, *, level: float = 0.9) -> FewShotSlope:
-    """Weighted least squares of accuracy on log2(k) over the k >= 1 of ``ks`` (at least 3),
-    each accuracy weighted by the inverse of its binomial variance p(1-p)/n_prompts (p
-    shrunk as (x + 1) / (n + 2) so that a 0 or a 1 keeps a variance). The slope's standard
-    error is scaled up by sqrt(chi^2 / dof) when the points scatter about the line more than
-    their binomial errors allow. The accuracies are treated as independent; the few-shot
-    probe asks the same prompts at every k, which correlates them, so the error is an
-    approximation (a bootstrap over prompts would need each prompt's outcome)."""
-    n, level = positive_int("n_prompts", n_prompts), fraction("level", level)
-    ks_array, p = np.asarray(ks, dtype=float), np.asarray(accuracy, dtype=float)
-    if ks_array.shape != p.shape or ks_array.ndim != 1:
-        raise ValueError("ks and accuracy must be 1-d sequences of one length")
-    if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
-        raise ValueError("accuracy must lie in [0, 1]")
-    keep = ks_array >= 1
+
+def few_shot_slopes(
+    ladder: Sequence[FewShotOutcomes], *, n_bootstrap: int = 400, level: float = 0.9, seed: int = 0
+) -> FewShotSlopes:
+    """The slope of mean accuracy (over tasks, seeds and prompts) on log2(k), k >= 1 (at
+    least three values), of each model in ``ladder``, with intervals from a two-level
+    bootstrap: each resample draws the prompts with replacement (the same draw for every
+    model, since every model answered the same prompts, so comparisons are paired; a
+    prompt is drawn with its answers at every k and task, which keeps their correlation)
+    and, for each model, its seeds with replacement."""
+    if not ladder:
+        raise ValueError("ladder must hold at least one model's FewShotOutcomes")
+    first = ladder[0]
+    for outcomes in ladder:
+        if not np.array_equal(outcomes.ks, first.ks) or outcomes.tasks != first.tasks or \
+                outcomes.n_prompts != first.n_prompts:
+            raise ValueError("every model of the ladder must have been scored on the same ks, tasks and prompts")
+    keep = first.ks >= 1
     if keep.sum() < 3:
-        raise ValueError(f"few_shot_slope needs at least 3 values of k >= 1, got {int(keep.sum())}")
-    x, y = np.log2(ks_array[keep]), p[keep]
-    shrunk = (y * n + 1) / (n + 2)
-    w = n / (shrunk * (1 - shrunk))
-    design = np.column_stack([np.ones_like(x), x])
-    covariance = np.linalg.inv(design.T @ (w[:, None] * design))
-    coefficients = covariance @ design.T @ (w * y)
-    chi2_per_dof = float(np.sum(w * (y - design @ coefficients) ** 2)) / (len(x) - 2)
-    slope = float(coefficients[1])
-    stderr = float(np.sqrt(covariance[1, 1] * max(1.0, chi2_per_dof)))
-    half = norm.ppf(0.5 + level / 2) * stderr
-    return FewShotSlope(slope, stderr, float(slope - half), float(slope + half), level,
-                        tuple(int(k) for k in ks_array[keep]))
+        raise ValueError(f"few_shot_slopes needs at least 3 values of k >= 1, got {int(keep.sum())}")
+    n_bootstrap, level = positive_int("n_bootstrap", n_bootstrap), fraction("level", level)
+    rng = np.random.default_rng(non_negative_int("seed", seed))
+    prompts = first.n_prompts
+    prompt_weights = rng.multinomial(prompts, np.full(prompts, 1 / prompts), size=n_bootstrap)  # (B, P)
+    x = np.log2(first.ks[keep].astype(float))
+    centred = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
 
+    def slope_of(accuracy: np.ndarray) -> np.ndarray:  # (..., n_k) -> (...)
+        return accuracy @ centred
 
-def slope_difference(first: FewShotSlope, second: FewShotSlope) -> tuple[float, float, float]:
-    """``first.slope - second.slope`` and its normal interval at ``first.level``, the two
-    slopes measured on different models (independent errors): (difference, low, high)."""
-    if first.level != second.level:
-        raise ValueError(f"the slopes must share one level, got {first.level} and {second.level}")
-    difference = first.slope - second.slope
-    half = norm.ppf(0.5 + first.level / 2) * float(np.hypot(first.stderr, second.stderr))
-    return difference, difference - half, difference + half
+    slopes, samples = [], []
+    for outcomes in ladder:
+        right = outcomes.correct[:, :, keep, :].sum(axis=1).astype(float)  # (S, K, P): tasks right per prompt
+        n_seeds, per_cell = right.shape[0], len(outcomes.tasks) * prompts
+        seed_weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_bootstrap)  # (B, S)
+        resampled = np.einsum("skp,bp,bs->bk", right, prompt_weights, seed_weights) / (n_seeds * per_cell)
+        slopes.append(float(slope_of(right.sum(axis=(0, 2)) / (n_seeds * per_cell))))
+        samples.append(slope_of(resampled))
+    samples_array = np.stack(samples, axis=1)
+    low, high = percentile_interval(samples_array, level)
+    return FewShotSlopes(np.array(slopes), np.asarray(low), np.asarray(high), samples_array, level,
+                         tuple(int(k) for k in first.ks[keep]))

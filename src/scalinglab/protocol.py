@@ -110,6 +110,21 @@ def scan_key(values: Sequence[Any]) -> str:
     return json.dumps([_key(v) for v in values])
 
 
+def describe_scans(table: RunTable) -> str:
+    """One line per model of a scan store (:func:`learning_rate_scan` with the default match),
+    architecture then width: its non-embedding parameters N, each lr scanned with its final
+    loss (nats/token, the mean over seeds) and the best lr, flagged when it sits at the
+    edge of the scan."""
+    lines = []
+    for scan in sorted(learning_rate_scan(table).values(), key=lambda scan: (scan.key[0].arch, scan.key[0].d_model)):
+        model = scan.key[0]
+        n = table.where({"config.model": model}).results[0].n_params
+        losses = "  ".join(f"{lr:g}: {loss:.3f}" for lr, loss in zip(scan.lrs, scan.losses_nats))
+        edge = "" if scan.interior else "  (at the edge of the scan)"
+        lines.append(f"{model.arch:4s} width {model.d_model:3d}  N = {n:>9,}  {losses}  best {scan.best_lr:g}{edge}")
+    return "\n".join(lines)
+
+
 def chosen_learning_rate(scans: dict[str, LearningRateScan], values: Sequence[Any], *, what: str = "run") -> float:
     """The best lr of the scan whose matched columns hold ``values``.
 

@@ -49,7 +49,7 @@ from .fit import (
     quietly,
     steps_and_tokens_to_reach,
 )
-from .icl import few_shot_slope, plateau_interval, position_power_law, slope_difference
+from .icl import FewShotOutcomes, few_shot_slopes, plateau_interval, position_power_law
 from .ladders import (
     best_runs,
     factor_bound,
@@ -891,24 +891,30 @@ register(Claim(
 # Few-shot learning (results/icl_fewshot)
 
 
+def few_shot_ladder(table: RunTable, arch: str = "gpt", *, with_description: bool = False
+                    ) -> tuple[np.ndarray, list[FewShotOutcomes]]:
+    """The ``arch`` runs of ``table`` with the ``"few_shot"`` probe, at the best learning rate of
+    each scan (:func:`scalinglab.ladders.best_runs`): sizes (non-embedding parameters,
+    increasing) and each size's :class:`scalinglab.icl.FewShotOutcomes` over its seeds."""
+    runs = best_runs(table).filter(lambda run: run.result.config.model.arch == arch and "few_shot" in run.result.probes)
+    sizes = sorted(runs.group_by("result.n_params").items())
+    return (np.array([float(n) for n, _ in sizes]),
+            [FewShotOutcomes.from_probes([r.probes["few_shot"] for r in group.results],
+                                         with_description=with_description) for _, group in sizes])
+
+
 def _few_shot_slope_grows(table: RunTable) -> Measurement:
-    gpts = table.filter(lambda run: run.result.config.model.arch == "gpt" and "few_shot" in run.result.probes)
-    sizes = sorted(gpts.group_by("result.n_params").items())
+    sizes, ladder = few_shot_ladder(table)
     if len(sizes) < 2:
         raise NotRecordedYet(f"{len(sizes)} GPT sizes with the few_shot probe; the comparison needs two")
-    slopes = []
-    for _, group in (sizes[-1], sizes[0]):
-        probes = [result.probes["few_shot"] for result in group.results]  # every seed of the size
-        tasks = list(probes[0]["accuracy"])
-        accuracy = np.mean([probe["accuracy"][task]["without_description"] for probe in probes for task in tasks],
-                           axis=0)
-        slopes.append(few_shot_slope(probes[0]["ks"], accuracy, sum(p["n_prompts"] for p in probes) * len(tasks),
-                                     level=LEVEL))
-    difference, low, high = slope_difference(*slopes)
+    slopes = few_shot_slopes([ladder[-1], ladder[0]], n_bootstrap=N_BOOTSTRAP, level=LEVEL, seed=SEED)
+    difference, low, high = slopes.difference(0, 1)
+    seeds = ", ".join(str(outcomes.correct.shape[0]) for outcomes in (ladder[-1], ladder[0]))
     return Measurement(difference, low, high, note=(
         f"slope of the mean accuracy over the tasks (without the description) on log2 k, k >= 1, of the largest GPT "
-        f"(N = {sizes[-1][0]:,}) minus the smallest (N = {sizes[0][0]:,}); binomial errors over "
-        f"{probes[0]['n_prompts']} prompts a task, k and seed, scaled up by the lack of fit"))
+        f"(N = {sizes[-1]:,.0f}) minus the smallest (N = {sizes[0]:,.0f}), at each size's best lr ({seeds} seeds); "
+        f"{N_BOOTSTRAP} bootstrap resamples of the {ladder[0].n_prompts} prompts (the same for both) and of each "
+        f"size's seeds"))
 
 
 register(Claim(

@@ -35,8 +35,8 @@ ROOTS = ("config", "result", "provenance")
 TEXT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("run", "run_id", "{:.8}"),
     ("arch", "config.model.arch", "{}"),
-    ("L", "config.model.n_layer", "{}"),
-    ("d", "config.model.d_model", "{}"),
+    ("layers", "config.model.n_layer", "{}"),
+    ("d_model", "config.model.d_model", "{}"),
     ("corpus", "config.corpus.kind", "{}"),
     ("seed", "config.seed", "{}"),
     ("N", "result.n_params", "{:,}"),
