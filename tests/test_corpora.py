@@ -48,7 +48,7 @@ from scalinglab.corpora.zipf import (
 SMALL_ZIPF = CorpusConfig(kind="zipf", n_tokens=20_000, n_rules=50, seed=3)
 
 KIND_MODULES = sorted(m.name for m in pkgutil.iter_modules(scalinglab.corpora.__path__) if m.name != "base")
-GENERATED_KINDS = {"zipf", "markov_icl", "fewshot", "skills", "arithmetic"}
+GENERATED_KINDS = {"zipf", "markov_icl", "fewshot", "skills", "arithmetic", "shapes"}
 """Kinds that generate at least n_tokens (in whole documents); the others read or keep at most n_tokens."""
 
 

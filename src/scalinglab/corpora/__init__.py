@@ -17,8 +17,9 @@ demonstrations), :mod:`~scalinglab.corpora.skills` (sums and facts mixed with te
 :mod:`~scalinglab.corpora.stdlib` (standard-library docstrings),
 :mod:`~scalinglab.corpora.docstrings` (the installed packages' docstrings, tens of MB),
 :mod:`~scalinglab.corpora.files` (the reader's own files), :mod:`~scalinglab.corpora.code`
-(standard-library source), :mod:`~scalinglab.corpora.images` (8 x 8 digits) and
-:mod:`~scalinglab.corpora.arithmetic`. A new kind is one new file in this folder that
+(standard-library source), :mod:`~scalinglab.corpora.images` (8 x 8 digits),
+:mod:`~scalinglab.corpora.shapes` (noisy 8 x 8 rectangles without end, with an entropy
+rate estimated from their exact likelihood) and :mod:`~scalinglab.corpora.arithmetic`. A new kind is one new file in this folder that
 calls :func:`~scalinglab.corpora.base.register` (see ARCHITECTURE.md).
 
 This package needs numpy only (no torch): the training windows are cut by
