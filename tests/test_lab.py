@@ -76,13 +76,18 @@ def test_a_score_is_100_for_an_exact_prediction_and_falls_with_each_error():
         score(Optimum(1e11, 4e4, 0.75), truth)
 
 
-def test_a_lab_charges_each_run_once_refuses_to_overspend_and_survives_a_restart(tmp_path, fake_result):
+def test_a_lab_charges_each_run_once_refuses_to_overspend_and_survives_a_restart(tmp_path, fake_result, monkeypatch):
     family = LabFamily(_config(8, 1e12), {8: (2, 3e-3), 16: (2, 2e-3)})
     lab = Lab(tmp_path / "lab", budget_flops=2.5e9, family=family)
     first = lab.train(8, 1e9)
     assert lab.spent_flops == 1e9 and lab.left_flops == pytest.approx(1.5e9) and np.isfinite(first.final_val_loss_nats)
-    again = lab.train(8, 1e9)  # replayed: no charge
-    assert again.final_val_loss_nats == first.final_val_loss_nats and lab.spent_flops == 1e9
+
+    def no_training(config):
+        raise AssertionError("a replayed run must not be trained")
+
+    monkeypatch.setattr("scalinglab.lab.train", no_training)
+    again = lab.train(8, 1e9)  # replayed from the store: no training, no charge
+    assert again == first and lab.spent_flops == 1e9
     with pytest.raises(ValueError, match=r"^flops: a run of 2e\+09 FLOPs would overspend the budget: 1\.5e\+09"):
         lab.train(16, 2e9)
     assert len(lab.store) == 1  # nothing was trained for the refused run
@@ -94,3 +99,20 @@ def test_a_lab_charges_each_run_once_refuses_to_overspend_and_survives_a_restart
     assert len(restarted.table()) == 1
     with pytest.raises(ValueError, match="^budget_flops: the store .* already holds runs of 1e\\+09 FLOPs"):
         Lab(tmp_path / "lab", budget_flops=5e8, family=family)
+
+
+def test_a_lab_that_spent_exactly_its_budget_opens_again_and_refuses_a_foreign_store(tmp_path, fake_result):
+    family = LabFamily(_config(8, 1e12), {8: (2, 3e-3), 16: (2, 2e-3)})
+    store = ResultsStore(tmp_path / "lab", create=True)
+    budget, first = 3254744263.2804008, 1021636509.8550241  # first + (budget - first) > budget, by one ulp
+    for flops in (first, budget - first):  # a run, then one of what was left
+        store.put(run_record(fake_result(family.config(8 if flops == first else 16, flops), loss=2.0), PROVENANCE))
+    assert first + (budget - first) > budget
+    lab = Lab(tmp_path / "lab", budget_flops=budget, family=family)
+    assert lab.left_flops == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(ValueError, match="^flops: a run of 1e\\+09 FLOPs would overspend"):
+        lab.train(16, 1e9)
+    foreign = ResultsStore(tmp_path / "foreign", create=True)
+    foreign.put(run_record(fake_result(_config(8, 1e9, lr=5e-3), loss=2.0), PROVENANCE))  # another lr
+    with pytest.raises(ValueError, match="^store_path: run .* is not a run of the lab's family"):
+        Lab(tmp_path / "foreign", budget_flops=1e10, family=family)

@@ -23,6 +23,7 @@ from scalinglab.icl import (
 )
 from scalinglab.ladders import (
     best_runs,
+    FactorBound,
     factor_bound,
     ladder_windows,
     matched_size,
@@ -235,10 +236,19 @@ def test_seeds_widen_the_factor_interval_and_an_edge_loss_censors_it():
              for shift in (-0.02, 0.01)] for w in one[:1]] + two[1:]
     censored = parameter_factor_interval(sizes, edge, lstm_sizes, lstm, n_bootstrap=200)
     assert censored.n_censored > 0 and censored.low[0] == 0.0 and censored.mean_low == 0.0
+    assert np.isfinite(censored.factor[0]) and censored.factor[0] > 0  # the point estimate is matched, not censored
+    # and at the other edge: a GPT whose seeds straddle the LSTM ladder's best loss reaches infinity
+    best_lstm = lstm[-1].window_loss_nats.mean()
+    top = two[:-1] + [[ContextWindows(FIRSTS, LASTS, np.full_like(one[-1].window_bin_loss_nats, best_lstm + shift),
+                                      DOCUMENTS) for shift in (-0.01, 0.02)]]
+    above = parameter_factor_interval(sizes, top, lstm_sizes, lstm, n_bootstrap=200)
+    assert np.isinf(above.high[-1]) and np.isinf(above.mean_high) and above.n_undecided == 0
 
 
 def test_the_factor_is_a_bound_when_every_run_of_the_other_ladder_wins():
-    assert factor_bound([1e4, 1e5], [2.5, 2.2], [2e4, 3e5], [1.9, 1.7]) == pytest.approx(2.0)
+    assert factor_bound([1e4, 1e5], [2.5, 2.2], [2e4, 3e5], [1.9, 1.7]) == FactorBound(pytest.approx(2.0), True)
+    # the first ladder wins everywhere: the other needs more than its largest, 3e5 / 1e5
+    assert factor_bound([1e4, 1e5], [1.6, 1.5], [2e4, 3e5], [1.9, 1.7]) == FactorBound(pytest.approx(3.0), False)
     assert factor_bound([1e4, 1e5], [2.5, 2.2], [2e4, 3e5], [2.3, 1.7]) is None
     with pytest.raises(ValueError, match="^no loss of the first ladder"):
         parameter_factor_interval([1e4, 1e5], [_windows(np.full(len(FIRSTS), x)) for x in (2.5, 2.2)],

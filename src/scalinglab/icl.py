@@ -354,12 +354,14 @@ class FewShotOutcomes:
         tasks: the tasks, in order.
         correct: bool, shape (n_seeds, n_tasks, n_ks, n_prompts): prompt p of task t at
             k = ks[i] answered right by seed s. Prompt p is the same prompt for every
-            seed, task, k and model scored with the probe's defaults (one prompt seed).
+            seed, task, k and model scored with the same ``prompt_seed``.
+        prompt_seed: the seed the probe drew its prompts from.
     """
 
     ks: np.ndarray
     tasks: tuple[str, ...]
     correct: np.ndarray
+    prompt_seed: int = 0
 
     @classmethod
     def from_probes(cls, probes: Sequence[Mapping[str, Any]], *, with_description: bool) -> FewShotOutcomes:
@@ -377,9 +379,16 @@ class FewShotOutcomes:
                     first["ks"], first["n_prompts"], first["seed"], list(first["correct"])):
                 raise ValueError("the few_shot records of one model must share ks, tasks, n_prompts and seed")
         tasks = tuple(first["correct"])
+        for probe in probes:
+            for task in tasks:
+                cells = probe["correct"][task][key]
+                if len(cells) != len(first["ks"]) or any(len(c) != first["n_prompts"] or set(c) - {"0", "1"}
+                                                         for c in cells):
+                    raise ValueError(f"probes: the outcomes of {task!r} must be one string of n_prompts = "
+                                     f"{first['n_prompts']} characters '0' or '1' for each k")
         correct = np.array([[[[c == "1" for c in outcomes] for outcomes in probe["correct"][task][key]]
                              for task in tasks] for probe in probes], dtype=bool)
-        return cls(np.asarray(first["ks"]), tasks, correct)
+        return cls(np.asarray(first["ks"]), tasks, correct, int(first["seed"]))
 
     @property
     def n_prompts(self) -> int:
@@ -435,8 +444,9 @@ def few_shot_slopes(
     first = ladder[0]
     for outcomes in ladder:
         if not np.array_equal(outcomes.ks, first.ks) or outcomes.tasks != first.tasks or \
-                outcomes.n_prompts != first.n_prompts:
-            raise ValueError("every model of the ladder must have been scored on the same ks, tasks and prompts")
+                outcomes.n_prompts != first.n_prompts or outcomes.prompt_seed != first.prompt_seed:
+            raise ValueError("every model of the ladder must have been scored on the same ks, tasks and prompts "
+                             "(the same prompt seed)")
     keep = first.ks >= 1
     if keep.sum() < 3:
         raise ValueError(f"few_shot_slopes needs at least 3 values of k >= 1, got {int(keep.sum())}")

@@ -39,6 +39,10 @@ MIN_RUN_FLOPS = 1e9
 """The smallest budget a lab run may have, FLOPs: below it a run has too few steps to
 say anything."""
 
+BUDGET_RTOL = 1e-9
+"""Relative slack of the budget check, so that spending exactly what is left (a sum of
+floats) is allowed, and a lab that did so opens again."""
+
 
 @dataclass(frozen=True)
 class LabFamily:
@@ -58,7 +62,7 @@ class LabFamily:
         """The family of the runs of ``table`` (a recorded IsoFLOP store): they must differ only
         in width, lr and budget, and each width must have one lr (its best, from a scan)."""
         if not len(table):
-            raise ValueError("table must hold at least one run")
+            raise ValueError("table: must hold at least one run")
         configs = [result.config for result in table.results]
         template = configs[0]
 
@@ -66,20 +70,22 @@ class LabFamily:
             return dataclasses.replace(config, model=dataclasses.replace(config.model, d_model=1, n_head=1),
                                        lr=1.0, flops=1.0)
 
-        if any(shape(config) != shape(template) for config in configs):
-            raise ValueError("the runs of a lab family must differ only in d_model, n_head, lr and flops")
+        for run, config in zip(table, configs):
+            if shape(config) != shape(template):
+                raise ValueError(f"table: the runs of a lab family must differ only in d_model, n_head, lr and flops; "
+                                 f"run {run.run_id[:8]} differs from run {table.runs[0].run_id[:8]} in more")
         heads_and_lrs: dict[int, tuple[int, float]] = {}
         for config in configs:
             found = heads_and_lrs.setdefault(config.model.d_model, (config.model.n_head, config.lr))
             if found != (config.model.n_head, config.lr):
-                raise ValueError(f"d_model {config.model.d_model} has two settings of n_head and lr: "
+                raise ValueError(f"table: d_model {config.model.d_model} has two settings of n_head and lr: "
                                  f"{found} and {(config.model.n_head, config.lr)}")
         return cls(template, dict(sorted(heads_and_lrs.items())))
 
     @property
     def widths(self) -> tuple[int, ...]:
         """The d_model values allowed, increasing."""
-        return tuple(self.heads_and_lrs)
+        return tuple(sorted(self.heads_and_lrs))
 
     def config(self, d_model: int, flops: float) -> TrainConfig:
         """The family's run of width ``d_model`` trained on ``flops`` FLOPs (Kaplan's count,
@@ -116,8 +122,14 @@ class Lab:
         self.budget_flops = positive_float("budget_flops", budget_flops)
         self.family = family
         self.store = ResultsStore(Path(store_path), create=True)
+        for result in self._results():
+            d_model = result.config.model.d_model
+            if result.config.flops is None or d_model not in family.heads_and_lrs or \
+                    family.config(d_model, result.config.flops) != result.config:
+                raise ValueError(f"store_path: run {result.config_hash[:8]} in {self.store.path} is not a run of the "
+                                 f"lab's family; give a lab a store of its own")
         spent = self.spent_flops
-        if spent > self.budget_flops:
+        if spent > self.budget_flops * (1 + BUDGET_RTOL):
             raise ValueError(f"budget_flops: the store {self.store.path} already holds runs of {spent:.3g} FLOPs, "
                              f"more than the budget of {self.budget_flops:.3g}")
 
@@ -145,8 +157,9 @@ class Lab:
         config = self.family.config(d_model, flops)
         if self.store.has(config.config_hash()):
             return RunResult.from_record(self.store.get(config.config_hash()))
-        left = self.left_flops
-        if config.flops > left * (1 + 1e-9):
+        spent = self.spent_flops
+        left = self.budget_flops - spent
+        if spent + config.flops > self.budget_flops * (1 + BUDGET_RTOL):
             raise ValueError(f"flops: a run of {config.flops:.3g} FLOPs would overspend the budget: "
                              f"{left:.3g} of {self.budget_flops:.3g} FLOPs are left ({len(self.store)} runs made)")
         result = train(config)
@@ -191,9 +204,11 @@ def truth_at(table: RunTable, target_flops: float) -> Optimum:
                         if run.result.config.flops else False)
     if len(runs) < 3:
         raise ValueError(f"target_flops: the table has {len(runs)} runs at {target_flops:.3g} FLOPs; the truth needs 3")
-    order = np.argsort(runs.column("result.n_params"))
-    log_n = np.log(np.array(runs.column("result.n_params"), dtype=float))[order]
-    loss = np.array(runs.column("result.final_val_loss_nats"), dtype=float)[order]
+    by_size = sorted(runs.group_by("result.n_params").items())  # seeds of one size averaged
+    log_n = np.log(np.array([float(n) for n, _ in by_size]))
+    loss = np.array([np.mean(group.column("result.final_val_loss_nats")) for _, group in by_size])
+    if len(loss) < 3:
+        raise ValueError(f"target_flops: the profile at {target_flops:.3g} FLOPs has {len(loss)} sizes; the truth needs 3")
     best = int(np.argmin(loss))
     if not 0 < best < len(loss) - 1:
         raise ValueError(f"target_flops: the profile at {target_flops:.3g} FLOPs has its least loss at its edge")

@@ -142,7 +142,8 @@ def ladder_seed_windows(table: RunTable, arch: str) -> tuple[np.ndarray, list[li
     return np.array(sizes), measured
 
 
-def _mean_over_seeds(seeds: Sequence[ContextWindows]) -> ContextWindows:
+def mean_over_seeds(seeds: Sequence[ContextWindows]) -> ContextWindows:
+    """One size's :class:`ContextWindows` with each window's losses averaged over its seeds."""
     first = seeds[0]
     mean = np.mean([w.window_bin_loss_nats for w in seeds], axis=0)
     return ContextWindows(first.bin_firsts, first.bin_lasts, mean, first.window_document)
@@ -151,20 +152,47 @@ def _mean_over_seeds(seeds: Sequence[ContextWindows]) -> ContextWindows:
 def ladder_windows(table: RunTable, arch: str) -> tuple[np.ndarray, list[ContextWindows]]:
     """:func:`ladder_seed_windows` with each size's window losses averaged over its seeds."""
     sizes, seeds = ladder_seed_windows(table, arch)
-    return sizes, [_mean_over_seeds(s) for s in seeds]
+    return sizes, [mean_over_seeds(s) for s in seeds]
+
+
+@dataclass(frozen=True)
+class FactorBound:
+    """The parameter factor when no loss of one ladder lies inside the other's range
+    (:func:`factor_bound`).
+
+    Attributes:
+        value: the bound on N_other(L) / N that holds at every size of the first ladder.
+        at_most: True when the other ladder wins everywhere (every run of it beats every
+            run of the first: the factor is at most ``value``); False when the first
+            ladder wins everywhere (the factor is at least ``value``).
+    """
+
+    value: float
+    at_most: bool
 
 
 def factor_bound(
     n_params: ArrayLike, loss_nats: ArrayLike, other_n_params: ArrayLike, other_loss_nats: ArrayLike
-) -> float | None:
-    """When every run of the other ladder beats every run of the first (its worst loss below
-    the first ladder's best), no loss of the first lies inside the other ladder, and the
-    factor has only a bound: at each size N of the first ladder the other needs at most
-    N_other,min / N parameters, largest at the first ladder's smallest size, which this
-    returns. ``None`` when the ladders overlap (then :func:`parameter_factor` measures it)."""
+) -> FactorBound | None:
+    """The bound on the parameter factor when one ladder beats the other everywhere.
+
+    * Every run of the other ladder beats every run of the first (its worst loss below the
+      first's best): at each size N of the first ladder the other needs at most
+      N_other,min / N parameters; the bound returned is the largest, at the first ladder's
+      smallest size.
+    * Every run of the first beats every run of the other: the other needs more than
+      N_other,max / N; the bound returned is the smallest, at the first ladder's largest size.
+
+    ``None`` otherwise: the ranges overlap, and :func:`parameter_factor` measures the
+    factor wherever a loss of the first ladder lies inside the other's range.
+    """
     n, loss = _ladder(n_params, loss_nats)
     other_n, other_loss = _ladder(other_n_params, other_loss_nats)
-    return float(other_n.min() / n.min()) if other_loss.max() < loss.min() else None
+    if other_loss.max() < loss.min():
+        return FactorBound(float(other_n.min() / n.min()), at_most=True)
+    if loss.max() < other_loss.min():
+        return FactorBound(float(other_n.max() / n.max()), at_most=False)
+    return None
 
 
 @dataclass(frozen=True)
@@ -183,6 +211,10 @@ class FactorInterval:
             to 0 or to infinity instead of shrinking to the resamples that stayed inside.
         n_undecided: resamples whose geometric mean holds both a 0 and an infinity, left
             out of its interval.
+
+    With few seeds the seed level of the bootstrap is coarse (two seeds give three
+    distinct draws) and understates the spread between seeds by a factor (S - 1) / S
+    in variance.
     """
 
     factor: np.ndarray
@@ -206,6 +238,8 @@ def _order_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
     """The central ``level`` interval of ``samples`` read off their order (no interpolation,
     so that 0 and infinity stay what they are); NaNs left out."""
     samples = samples[~np.isnan(samples)]
+    if not samples.size:
+        raise ValueError("every resample is undecided (a 0 and an infinity in each): no interval")
     low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return float(low), float(high)
 
@@ -252,7 +286,7 @@ def parameter_factor_interval(
     finite = np.isfinite(factors[0]) & (factors[0] > 0)
     if not finite.any():
         raise ValueError("no loss of the first ladder lies inside the other ladder's range: no factor to measure "
-                         "(factor_bound gives the bound)")
+                         "(factor_bound gives a bound when one ladder beats the other everywhere)")
     with np.errstate(divide="ignore", invalid="ignore"):
         means = np.exp(np.mean(np.log(factors[:, finite]), axis=1))
     low, high = np.full(len(finite), np.nan), np.full(len(finite), np.nan)
@@ -261,5 +295,5 @@ def parameter_factor_interval(
     resampled = factors[1:, finite]
     censored = ~np.isfinite(resampled) | (resampled == 0)
     mean_low, mean_high = _order_interval(means[1:], level)
-    return FactorInterval(factors[0], low, high, float(means[0]), mean_low, mean_high, level,
+    return FactorInterval(np.where(finite, factors[0], np.nan), low, high, float(means[0]), mean_low, mean_high, level,
                           int(censored.any(axis=1).sum()), int(np.isnan(means[1:]).sum()))

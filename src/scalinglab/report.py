@@ -54,7 +54,7 @@ from .ladders import (
     best_runs,
     factor_bound,
     ladder_seed_windows,
-    ladder_windows,
+    mean_over_seeds,
     parameter_factor_interval,
     tokens_to_loss,
     tokens_to_loss_slope,
@@ -395,6 +395,8 @@ def where_reference_lies(low: float, high: float, reference: float) -> str:
     """Where ``reference`` lies against the interval [low, high]: "inside", "below it" or
     "above it"; an interval that holds the reference but is wider than |reference| says
     "inside, in an interval wider than the reference: inconclusive"."""
+    if math.isnan(low) or math.isnan(high):
+        return "no interval"
     if not low <= reference <= high:
         return "below it" if reference < low else "above it"
     return "inside, in an interval wider than the reference: inconclusive" if high - low > abs(reference) else "inside"
@@ -404,6 +406,8 @@ def against_references(comparisons: list[tuple[str, float, tuple[float, float], 
     """A fixed-width table of a chapter's numbers against the papers': one row per
     ``(name, ours, (low, high), reference, source)``, with :func:`where_reference_lies`
     and the reference's source."""
+    if not comparisons:
+        raise ValueError("comparisons must hold at least one row")
     width = max(len(name) for name, *_ in comparisons) + 2
     lines = [f"{'':{width}s}{'ours':>7s}{f'{LEVEL:.0%} interval':>18s}{'reference':>10s}  where the reference lies"]
     for name, value, (low, high), reference, source in comparisons:
@@ -763,16 +767,20 @@ SAMPLE_EFFICIENCY_MARGIN = 1.02
 """The target loss of the sample-efficiency claim: the smallest model's final loss times this."""
 
 
-def _ladders(table: RunTable) -> dict[str, tuple[np.ndarray, list]]:
-    found = {arch: ladder_windows(table, arch) for arch in ("gpt", "lstm")}
-    for arch, (sizes, _) in found.items():
+def _ladders(table: RunTable) -> dict[str, tuple[np.ndarray, list, list]]:
+    """arch -> (sizes, each size's windows averaged over its seeds, each size's seeds' windows)."""
+    found = {}
+    for arch in ("gpt", "lstm"):
+        sizes, seeds = ladder_seed_windows(table, arch)
+        found[arch] = (sizes, [mean_over_seeds(s) for s in seeds], seeds)
+    for arch, (sizes, *_) in found.items():
         if len(sizes) < MIN_SIZES:
             raise NotRecordedYet(f"{len(sizes)} {arch} sizes; the comparison needs at least {MIN_SIZES}")
     return found
 
 
-def _ladder_note(table: RunTable, found: dict[str, tuple[np.ndarray, list]]) -> str:
-    sizes = ", ".join(f"{len(s)} {arch} sizes ({s[0]:,.0f}-{s[-1]:,.0f} parameters)" for arch, (s, _) in found.items())
+def _ladder_note(table: RunTable, found: dict[str, tuple[np.ndarray, list, list]]) -> str:
+    sizes = ", ".join(f"{len(s)} {arch} sizes ({s[0]:,.0f}-{s[-1]:,.0f} parameters)" for arch, (s, *_) in found.items())
     n_windows = len(next(iter(found.values()))[1][0].window_document)
     return (f"{sizes}, each at the best lr of its scan ({len(table)} runs); "
             f"{N_BOOTSTRAP} bootstrap resamples of the validation documents ({n_windows} windows inside documents)")
@@ -780,18 +788,21 @@ def _ladder_note(table: RunTable, found: dict[str, tuple[np.ndarray, list]]) -> 
 
 def _lstm_parameter_factor(table: RunTable) -> Measurement:
     found = _ladders(table)
-    (gpt_n, gpt_windows), (lstm_n, lstm_windows) = found["gpt"], found["lstm"]
+    (gpt_n, gpt_windows, gpt_seeds), (lstm_n, lstm_windows, lstm_seeds) = found["gpt"], found["lstm"]
     gpt_loss = [w.window_loss_nats.mean() for w in gpt_windows]
     lstm_loss = [w.window_loss_nats.mean() for w in lstm_windows]
     bound = factor_bound(gpt_n, gpt_loss, lstm_n, lstm_loss)
-    if bound is not None:
-        return Measurement(bound, 0.0, bound, note=(
+    if bound is not None and bound.at_most:
+        return Measurement(bound.value, 0.0, bound.value, note=(
             f"an upper bound: every LSTM, the smallest ({lstm_n.min():,.0f} parameters, {max(lstm_loss):.3f} nats) "
             f"included, beats every GPT (the best, {min(gpt_loss):.3f} nats), so at every GPT size the LSTM needs at "
             f"most N_LSTM,min / N_GPT of its parameters, largest at the smallest GPT: {_ladder_note(table, found)}"))
+    if bound is not None:
+        return Measurement(bound.value, bound.value, bound.value, note=(
+            f"a lower bound: every GPT, the smallest included, beats every LSTM, so the LSTM needs more than "
+            f"N_LSTM,max / N_GPT of a GPT's parameters, smallest at the largest GPT: {_ladder_note(table, found)}"))
     try:
-        factor = parameter_factor_interval(gpt_n, ladder_seed_windows(table, "gpt")[1], lstm_n,
-                                           ladder_seed_windows(table, "lstm")[1], n_bootstrap=N_BOOTSTRAP,
+        factor = parameter_factor_interval(gpt_n, gpt_seeds, lstm_n, lstm_seeds, n_bootstrap=N_BOOTSTRAP,
                                            level=LEVEL, seed=SEED)
     except ValueError as error:
         raise CannotMeasure(f"{error} ({_ladder_note(table, found)})") from None
@@ -904,7 +915,10 @@ def few_shot_ladder(table: RunTable, arch: str = "gpt", *, with_description: boo
 
 
 def _few_shot_slope_grows(table: RunTable) -> Measurement:
-    sizes, ladder = few_shot_ladder(table)
+    try:
+        sizes, ladder = few_shot_ladder(table)
+    except ValueError as error:  # records of the older probe, without each prompt's outcome
+        raise NotRecordedYet(f"{error} (the probe of 300 prompts keeps them)") from None
     if len(sizes) < 2:
         raise NotRecordedYet(f"{len(sizes)} GPT sizes with the few_shot probe; the comparison needs two")
     slopes = few_shot_slopes([ladder[-1], ladder[0]], n_bootstrap=N_BOOTSTRAP, level=LEVEL, seed=SEED)
