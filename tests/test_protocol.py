@@ -53,7 +53,7 @@ def test_the_scan_keeps_each_models_lr_of_least_loss(tmp_path, fake_result):
     assert by_width[16].best_lr == 1.2e-2 and by_width[64].best_lr == 3e-3
     assert by_width[16].lrs == LRS and all(scan.interior for scan in scans.values())
     assert by_width[64].losses_nats[1] == pytest.approx(1.0005)  # the mean over the two seeds
-    assert chosen_learning_rate(scans, (model(64), 32)) == 3e-3
+    assert chosen_learning_rate(scans, (model(64), 32, CORPUS)) == 3e-3
 
 
 def test_a_best_lr_at_the_edge_of_the_scan_is_refused(tmp_path, fake_result):
@@ -61,10 +61,10 @@ def test_a_best_lr_at_the_edge_of_the_scan_is_refused(tmp_path, fake_result):
     (scan,) = scans.values()
     assert scan.best_lr == 2.4e-2 and not scan.interior
     with pytest.raises(ValueError, match="at the edge of the values scanned.*extend the scan"):
-        chosen_learning_rate(scans, (model(16), 32))
+        chosen_learning_rate(scans, (model(16), 32, CORPUS))
     with pytest.raises(ValueError, match="has no runs for"):
-        chosen_learning_rate(scans, (model(24), 32))
-    assert scan_key((model(24), 32)) not in scans
+        chosen_learning_rate(scans, (model(24), 32, CORPUS))
+    assert scan_key((model(24), 32, CORPUS)) not in scans
 
 
 def grid(lr_from: str | None = "scan", **base):

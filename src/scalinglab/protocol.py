@@ -43,8 +43,9 @@ CONVERGED_SLOPE = -0.02
 MIN_SIZES_EACH_SIDE = 2
 """Sizes an IsoFLOP profile needs on each side of its minimum for the minimum to count as interior."""
 
-LR_MATCH = ("config.model", "config.batch_size")
-"""Columns whose values identify one learning-rate scan: a model (architecture and shape) at one batch size."""
+LR_MATCH = ("config.model", "config.batch_size", "config.corpus")
+"""Columns whose values identify one learning-rate scan: a model (architecture and shape) at one batch
+size on one corpus (a scan store may hold several corpora, as the universality scan does)."""
 
 
 @dataclass(frozen=True)

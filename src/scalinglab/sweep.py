@@ -92,8 +92,8 @@ def expand_grid(spec: dict[str, Any], *, source: str = "grid", base_dir: str | o
 
     An optional ``protocol`` section applies :mod:`scalinglab.protocol`'s rules:
     ``lr_from = "STORE"`` (a results store, relative to ``base_dir``, the grid file's
-    folder) gives each run the best learning rate that store's scan found for its model and
-    batch size (:func:`scalinglab.protocol.chosen_learning_rate`: refused when the best is
+    folder) gives each run the best learning rate that store's scan found for its model,
+    batch size and corpus (:func:`scalinglab.protocol.chosen_learning_rate`: refused when the best is
     at the edge of the scan); the grid must then not set ``lr`` itself.
     """
     unknown = set(spec) - set(GRID_SECTIONS) - {"protocol"}
@@ -159,7 +159,8 @@ def _apply_protocol(
     try:
         return [
             dataclasses.replace(
-                c, lr=chosen_learning_rate(scans, (c.model, c.batch_size), what=f"{c.model} at batch {c.batch_size}")
+                c, lr=chosen_learning_rate(scans, (c.model, c.batch_size, c.corpus),
+                                           what=f"{c.model} at batch {c.batch_size} on {c.corpus}")
             )
             for c in configs
         ]
