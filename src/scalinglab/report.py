@@ -923,10 +923,10 @@ def _few_shot_slope_grows(table: RunTable) -> Measurement:
         raise NotRecordedYet(f"{len(sizes)} GPT sizes with the few_shot probe; the comparison needs two")
     slopes = few_shot_slopes([ladder[-1], ladder[0]], n_bootstrap=N_BOOTSTRAP, level=LEVEL, seed=SEED)
     difference, low, high = slopes.difference(0, 1)
-    seeds = ", ".join(str(outcomes.correct.shape[0]) for outcomes in (ladder[-1], ladder[0]))
+    seeds = f"{ladder[-1].correct.shape[0]} and {ladder[0].correct.shape[0]} seeds"
     return Measurement(difference, low, high, note=(
         f"slope of the mean accuracy over the tasks (without the description) on log2 k, k >= 1, of the largest GPT "
-        f"(N = {sizes[-1]:,.0f}) minus the smallest (N = {sizes[0]:,.0f}), at each size's best lr ({seeds} seeds); "
+        f"(N = {sizes[-1]:,.0f}) minus the smallest (N = {sizes[0]:,.0f}), at each size's best lr ({seeds}); "
         f"{N_BOOTSTRAP} bootstrap resamples of the {ladder[0].n_prompts} prompts (the same for both) and of each "
         f"size's seeds"))
 
