@@ -265,3 +265,24 @@ def test_the_real_environment_gives_a_large_corpus_of_third_party_docstrings():
     corpus = make_corpus(CorpusConfig(kind="docstrings", n_tokens=200_000))
     assert len(corpus.train_tokens) + len(corpus.val_tokens) <= 200_000
     assert np.all(np.diff(np.append(corpus.train_document_starts, len(corpus.train_tokens))) >= 512)
+
+
+def test_package_code_is_the_same_modules_source_without_their_docstrings(fake_env, tmp_path):
+    code = docstrings.extraction("code")
+    sources = [decode(code.document(i)) for i in docstrings._kept(code, 64)]
+    files = [code.files[code.file_of[i]].relative for i in docstrings._kept(code, 64)]
+    # Every module with at least 64 bytes of source is a document (the short one too), but
+    # not the tests, scalinglab's own files, the unparsable one or the 6-byte one; no
+    # docstring is left.
+    assert files == ["alpha/__init__.py", "alpha/core.py", "alpha/short.py", "beta.py"]
+    assert all("tidy result" not in source for source in sources)
+    assert any("def core_3(x):" in source and "return x" in source for source in sources)
+    # Its own cache file, beside the docstrings' one, and a kind of its own.
+    docstrings.extraction()
+    assert {p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.npz")} == {"docstrings", "package"}
+    n = docstrings.available_tokens(64, content="code")
+    corpus = make_corpus(CorpusConfig(kind="package_code", n_tokens=n, min_document_tokens=64, val_fraction=0.34))
+    assert len(corpus.train_tokens) + len(corpus.val_tokens) == n
+    assert corpus_identity(CorpusConfig(kind="package_code", n_tokens=n, min_document_tokens=64))["n_bytes"] == n
+    with pytest.raises(ValueError, match=r"n_tokens must be at most .*source \(docstrings removed\)"):
+        check_available(CorpusConfig(kind="package_code", n_tokens=n + 1, min_document_tokens=64))

@@ -156,6 +156,22 @@ def test_describe_scans_gives_each_model_its_losses_and_best_lr(tmp_path, fake_r
             config = TrainConfig(model=model, corpus=corpus, tokens=10_000, lr=lr)
             store.put(run_record(fake_result(config, n_params=12 * 2 * d * d, loss=loss), PROVENANCE))
     lines = describe_scans(load_table(tmp_path / "scan")).splitlines()
-    assert len(lines) == 2 and lines[0].startswith("gpt  width  32  N =    24,576")
+    assert len(lines) == 2 and lines[0].startswith("zipf         gpt  width  32  N =    24,576")
     assert "0.002: 1.800" in lines[0] and lines[0].endswith("best 0.002")
     assert lines[1].endswith("best 0.004  (at the edge of the scan)")
+
+
+def test_a_scan_matches_a_run_on_a_larger_corpus_of_the_same_kind_and_settings(tmp_path, fake_result):
+    from scalinglab.protocol import chosen_learning_rate, learning_rate_scan
+
+    store = ResultsStore(tmp_path / "scan", create=True)
+    model = GPTConfig(n_layer=2, n_head=4, d_model=32, n_ctx=64)
+    small = CorpusConfig(kind="zipf", n_tokens=100_000)
+    for lr, loss in zip((1e-3, 2e-3, 4e-3), (2.0, 1.8, 1.9)):
+        config = TrainConfig(model=model, corpus=small, tokens=10_000, lr=lr)
+        store.put(run_record(fake_result(config, n_params=24_576, loss=loss), PROVENANCE))
+    scans = learning_rate_scan(load_table(tmp_path / "scan"))
+    batch = config.batch_size
+    assert chosen_learning_rate(scans, (model, batch, small.replace(n_tokens=5_000_000))) == 2e-3
+    with pytest.raises(ValueError):  # another setting is another corpus
+        chosen_learning_rate(scans, (model, batch, small.replace(n_rules=10)))

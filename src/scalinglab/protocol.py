@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .corpora import CorpusConfig
 from .results import RunTable
 
 CONVERGED_SLOPE = -0.02
@@ -45,7 +46,11 @@ MIN_SIZES_EACH_SIDE = 2
 
 LR_MATCH = ("config.model", "config.batch_size", "config.corpus")
 """Columns whose values identify one learning-rate scan: a model (architecture and shape) at one batch
-size on one corpus (a scan store may hold several corpora, as the universality scan does)."""
+size on one corpus (a scan store may hold several corpora, as the universality scan does). A corpus
+is matched on its kind and settings but not its size ``n_tokens``: a scan trains every run on a
+fixed number of tokens, so a run that draws them from a larger corpus of the same kind sees the
+same distribution (the IsoFLOP runs that take their lr from a scan need larger corpora, so as
+not to repeat a token)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ def _key(value: Any) -> str:
     """A hashable, order-independent form of a column's value (configs become sorted JSON)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value) | {"arch": getattr(value, "arch", None)}
+    elif isinstance(value, CorpusConfig):
+        value = {key: setting for key, setting in value.to_dict().items() if key != "n_tokens"}
     return json.dumps(value, sort_keys=True, default=str)
 
 
@@ -112,17 +119,20 @@ def scan_key(values: Sequence[Any]) -> str:
 
 
 def describe_scans(table: RunTable) -> str:
-    """One line per model of a scan store (:func:`learning_rate_scan` with the default match),
-    architecture then width: its non-embedding parameters N, each lr scanned with its final
-    loss (nats/token, the mean over seeds) and the best lr, flagged when it sits at the
-    edge of the scan."""
+    """One line per model and corpus of a scan store (:func:`learning_rate_scan` with the
+    default match), by corpus kind, architecture and width: its non-embedding parameters N,
+    each lr scanned with its final loss (nats/token, the mean over seeds) and the best lr,
+    flagged when it sits at the edge of the scan."""
     lines = []
-    for scan in sorted(learning_rate_scan(table).values(), key=lambda scan: (scan.key[0].arch, scan.key[0].d_model)):
-        model = scan.key[0]
+    scans = learning_rate_scan(table).values()
+    for scan in sorted(scans, key=lambda scan: (scan.key[2].kind, scan.key[0].arch, scan.key[0].d_model)):
+        model, corpus = scan.key[0], scan.key[2]
         n = table.where({"config.model": model}).results[0].n_params
         losses = "  ".join(f"{lr:g}: {loss:.3f}" for lr, loss in zip(scan.lrs, scan.losses_nats))
         edge = "" if scan.interior else "  (at the edge of the scan)"
-        lines.append(f"{model.arch:4s} width {model.d_model:3d}  N = {n:>9,}  {losses}  best {scan.best_lr:g}{edge}")
+        lines.append(
+            f"{corpus.kind:12s} {model.arch:4s} width {model.d_model:3d}  N = {n:>9,}  {losses}  best {scan.best_lr:g}{edge}"
+        )
     return "\n".join(lines)
 
 

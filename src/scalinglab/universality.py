@@ -33,7 +33,13 @@ _CORPORA = {
     "images": CorpusConfig(kind="images"),
     "arithmetic": CorpusConfig(kind="arithmetic", n_digits=2, n_tokens=4_000_000),
 }
-_KIND_MODALITY = {config.kind: name for name, config in _CORPORA.items()}
+_KIND_MODALITY = {config.kind: name for name, config in _CORPORA.items()} | {
+    "docstrings": "text", "package_code": "code", "shapes": "images",
+}
+"""Every corpus kind that stands for a modality: the recorded ladder's, and the larger
+corpora of the allocation experiment (``results/universality_isoflop_v2``), which must not
+repeat a token inside a run of up to 3e12 FLOPs: the installed packages' docstrings (text)
+and source (code), and procedurally generated noisy rectangles (images)."""
 
 
 def modality_corpus(modality: str, *, n_tokens: int | None = None, seed: int = 0) -> CorpusConfig:

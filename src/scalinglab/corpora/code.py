@@ -19,7 +19,7 @@ from .stdlib import stdlib_paths
 def _documents(config: CorpusConfig) -> list[np.ndarray]:
     documents, total = [], 0
     for path in stdlib_paths():
-        source = _without_docstrings(path)
+        source = without_docstrings(path)
         if not source.strip():
             continue
         documents.append(encode(source)[: config.n_tokens - total])
@@ -29,7 +29,7 @@ def _documents(config: CorpusConfig) -> list[np.ndarray]:
     return documents
 
 
-def _without_docstrings(path: Path) -> str:
+def without_docstrings(path: Path) -> str:
     """The source of ``path`` with the lines of every module, class and function docstring
     removed ("" if it cannot be read or parsed)."""
     try:
