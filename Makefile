@@ -1,5 +1,6 @@
 # scalinglab: two commands do all the set-up.
-#   make book   execute every notebook and build the site into _build/html
+#   make book   execute every notebook and build the site into _build/html, with a
+#               slide deck per chapter in _build/html/slides (make slides: the same)
 #   make test   unit tests, a warning-free book build, the built site in a headless
 #               browser (skipped without Chromium), and every notebook under nbval
 # Both create .venv when it is missing and install what they need into it.
@@ -23,7 +24,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 GPU_CHECK_ARGS ?=
 
-.PHONY: book test unit site nbval venv benchmark gpu-check clean FORCE
+.PHONY: book slides test unit site nbval venv benchmark gpu-check clean FORCE
 
 venv: $(STAMP)
 
@@ -46,6 +47,9 @@ $(STAMP): pyproject.toml $(TORCH_STAMP)
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "Book built: open _build/html/index.html"
+
+# The chapters' slide decks are built with the book (book/_ext/slides.py), into _build/html/slides.
+slides: book
 
 unit: $(STAMP)
 	$(PY) -m pytest tests --ignore=tests/test_site.py

@@ -15,6 +15,7 @@ from scalinglab.fit import (
     PowerLawFit,
     TransferLawFit,
     _optimizer,
+    common_exponent,
     allocation_exponent,
     fit_chinchilla,
     fit_data_constrained,
@@ -391,6 +392,43 @@ def test_isoflop_bad_input():
         isoflop_profiles(compute, n_params[:-1], loss)
     with pytest.raises(ValueError, match="n_tokens must be finite"):
         isoflop_profiles(compute, n_params, loss, n_tokens=np.full(loss.size, np.inf))
+
+
+def parabola_profiles(a, scatter=0.05, seed=0, budgets=np.logspace(10, 12, 5)):
+    """IsoFLOP profiles whose vertex is exactly N* = 10 C^a times a log-normal jitter of
+    ``scatter`` per budget (loss = 1 + 0.1 (ln N - ln N*)^2, seven sizes around it)."""
+    rng = np.random.default_rng(seed)
+    compute, n_params, loss = [], [], []
+    for C in budgets:
+        best = 10 * C**a * np.exp(rng.normal(0, scatter))
+        N = best * np.exp(np.linspace(-1.5, 1.5, 7) + rng.uniform(-0.1, 0.1))
+        compute += [C] * N.size
+        n_params += N.tolist()
+        loss += (1 + 0.1 * np.log(N / best) ** 2).tolist()
+    return isoflop_profiles(compute, n_params, loss)
+
+
+def test_common_exponent_pools_the_slopes_and_tests_whether_they_agree():
+    same = [parabola_profiles(0.6, seed=seed) for seed in range(4)]
+    common = common_exponent(same)
+    assert common.interval[0] < 0.6 < common.interval[1] and common.interval[1] - common.interval[0] < 0.2
+    assert common.n_vertices == 20 and common.n_groups == 4
+    assert common.exponents == pytest.approx([fit.a for fit in same])
+    assert min(common.exponents) <= common.a <= max(common.exponents)
+    # Over many draws of four analyses that share a slope, the test rejects at 5% about
+    # 5% of the time; analyses whose slopes are 0.3 apart it rejects almost always.
+    p_same = [common_exponent([parabola_profiles(0.6, seed=10 * k + i) for i in range(4)]).p_value
+              for k in range(40)]
+    assert 0.0 <= np.mean(np.array(p_same) < 0.05) <= 0.15
+    apart = common_exponent([parabola_profiles(0.5, seed=1), parabola_profiles(0.8, seed=2)])
+    assert apart.p_value < 1e-3 and apart.exponents == pytest.approx([0.5, 0.8], abs=0.1)
+    # Noise-free vertices on one line: the common slope exactly, with no width.
+    exact = common_exponent([parabola_profiles(0.7, scatter=0.0, seed=s) for s in range(2)])
+    assert exact.a == pytest.approx(0.7, abs=1e-6) and exact.interval[1] - exact.interval[0] < 1e-6
+    with pytest.raises(ValueError, match="2 or more"):
+        common_exponent(same[:1])
+    with pytest.raises(ValueError, match="at least 3 budgets"):
+        common_exponent([same[0], parabola_profiles(0.6, budgets=[1e10, 1e11])])
 
 
 # ------------------------------------------------------------------ fit_data_constrained

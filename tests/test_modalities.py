@@ -214,3 +214,32 @@ def test_pixel_entropy_map_is_each_pixels_entropy_in_nats():
         pixel_entropy_map(images, 2)
     with pytest.raises(ValueError, match="pixel_levels"):
         pixel_entropy_map(images, 5)
+
+
+def test_allocation_by_modality_fits_each_modality_and_their_common_exponent(tmp_path, fake_result):
+    from scalinglab.fit import common_exponent
+    from scalinglab.results import load_table
+    from scalinglab.runs import GPTConfig, TrainConfig, run_record
+    from scalinglab.store import ResultsStore
+    from scalinglab.universality import allocation_by_modality
+
+    provenance = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:00+00:00",
+                  "scalinglab_version": "0.1.0", "torch_version": "2.3.0", "git_commit": "abc123"}
+    store = ResultsStore(tmp_path / "allocation", create=True)
+    exponents = {"shapes": 0.5, "arithmetic": 0.7}
+    for kind, a in exponents.items():
+        corpus = CorpusConfig(kind=kind, n_tokens=200_000)
+        for flops in (1e10, 1e11, 1e12):
+            best = 3.0 * flops**a / 1e10**a * 1000
+            for d_model in (8, 12, 16, 24, 32):
+                n = 12 * 2 * d_model**2
+                config = TrainConfig(model=GPTConfig(n_layer=2, n_head=2, d_model=d_model, n_ctx=64), corpus=corpus,
+                                     flops=flops, lr=1e-3)
+                loss = 1.0 + 0.1 * math.log(n / best) ** 2
+                store.put(run_record(fake_result(config, loss=loss, n_params=n, tokens=int(flops / (6 * n))),
+                                     provenance))
+    fits = allocation_by_modality(load_table(tmp_path / "allocation"))
+    assert list(fits) == ["images", "arithmetic"]  # MODALITIES order
+    assert fits["images"].a == pytest.approx(0.5, abs=1e-6) and fits["arithmetic"].a == pytest.approx(0.7, abs=1e-6)
+    common = common_exponent(list(fits.values()))
+    assert 0.5 < common.a < 0.7 and common.exponents == pytest.approx([0.5, 0.7], abs=1e-6)

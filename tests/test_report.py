@@ -453,3 +453,43 @@ def test_a_comparison_with_the_papers_says_where_each_reference_lies():
     assert len(lines) == 3 and "90% interval" in lines[0]
     assert lines[1].startswith("a, IsoFLOP") and "above it (Kaplan et al.)" in lines[1]
     assert "[0.580, 0.610]" in lines[2] and "inside (entropy)" in lines[2]
+
+
+def _on_corpus(results, corpus):
+    """``results`` as if run on ``corpus``."""
+    moved = []
+    for result in results:
+        config = dataclasses.replace(result.config, corpus=corpus)
+        moved.append(dataclasses.replace(result, config=config, config_hash=config.config_hash()))
+    return moved
+
+
+UNIVERSAL_CLAIMS = ("universal_allocation_exponent", "universal_allocation_exponent_all_parameters")
+MODALITY_CORPORA = {"docstrings": CorpusConfig(kind="docstrings", n_tokens=1_000_000),
+                    "package_code": CorpusConfig(kind="package_code", n_tokens=1_000_000),
+                    "shapes": CorpusConfig(kind="shapes", n_tokens=1_000_000),
+                    "arithmetic": CorpusConfig(kind="arithmetic", n_tokens=1_000_000)}
+
+
+def test_one_allocation_exponent_for_every_modality_is_tested_before_it_is_compared(fake_result, tmp_path):
+    claims = [CLAIMS[name] for name in UNIVERSAL_CLAIMS]
+    same = [r for corpus in MODALITY_CORPORA.values() for r in _on_corpus(isoflop_results(fake_result), corpus)]
+    _write(tmp_path / "shared" / "universality_allocation", same)
+    found = {row["claim"]: row for row in rows(tmp_path / "shared", claims=claims)}
+    kaplan = found["universal_allocation_exponent"]
+    assert kaplan["reproduces"] is True and abs(kaplan["measured"] - 0.73) < 0.03
+    assert "F test of one exponent" in kaplan["note"] and "text 0.7" in kaplan["note"]
+    assert "arithmetic 4/4" in kaplan["note"]  # every minimum interior
+    # One modality allocating at 0.5: no single exponent, so none is compared.
+    apart = [r for kind, corpus in MODALITY_CORPORA.items() if kind != "arithmetic"
+             for r in _on_corpus(isoflop_results(fake_result), corpus)]
+    apart += _on_corpus(isoflop_results(fake_result, alpha=0.5, beta=0.5), MODALITY_CORPORA["arithmetic"])
+    _write(tmp_path / "apart" / "universality_allocation", apart)
+    found = {row["claim"]: row for row in rows(tmp_path / "apart", claims=claims)}
+    row = found["universal_allocation_exponent"]
+    assert row["reproduces"] is None and row["measured"] is None and verdict(row) == "cannot be measured"
+    assert "do not share one exponent" in row["note"] and "arithmetic 0.5" in row["note"]
+    # Three modalities only: not recorded yet.
+    _write(tmp_path / "three" / "universality_allocation", apart[: 3 * 28])
+    found = {row["claim"]: row for row in rows(tmp_path / "three", claims=claims)}
+    assert verdict(found["universal_allocation_exponent"]) == "not recorded yet"

@@ -214,3 +214,60 @@ def test_a_chapter_downloads_as_a_student_notebook_without_the_solutions(browser
     assert set(text(full, "code")) - set(text(student, "code")), "no solution code was left out"
     assert set(text(student, "code")) - {""} - set(text(full, "code")) == {
         source for source in text(student, "code") if source.startswith("# A check")}
+
+
+# ---------------------------------------------------------------------------
+# The chapters' slide decks (book/_ext/slides.py)
+
+DECKS = sorted(str(path.relative_to(SITE)) for path in (SITE / "slides").glob("*.html"))
+CHAPTERS = sorted(Path(page).stem for page in PAGES if page.startswith("notebooks/"))
+
+
+def test_every_chapter_has_a_slide_deck():
+    assert sorted(Path(deck).stem for deck in DECKS) == CHAPTERS
+
+
+def _open_deck(browser: webdriver.Chrome, url: str) -> None:
+    """Load a deck and wait until reveal.js is ready and MathJax has typeset every slide."""
+    _open(browser, url)
+    WebDriverWait(browser, 60).until(lambda b: b.execute_script("return document.body.dataset.typeset") == "done")
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_a_deck_opens_offline_and_navigates_with_math_figures_and_notes(browser, server, deck):
+    _open_deck(browser, f"{server}/{deck}")
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, f"console errors on {deck}: {errors}"
+    outside = [url for url in _requested_urls(browser)
+               if urlparse(url).scheme in ("http", "https") and urlparse(url).hostname != "127.0.0.1"]
+    assert not outside, f"{deck} requested {outside}"
+    total = browser.execute_script("return Reveal.getTotalSlides()")
+    assert total >= 3, f"{deck} has {total} slides"
+    browser.execute_script("Reveal.next()")
+    assert browser.execute_script("return Reveal.getIndices().h") == 1, f"{deck}: the next slide did not open"
+    browser.execute_script("Reveal.slide(0)")
+    equations = browser.execute_script("return document.querySelectorAll('.slides div.math').length")
+    typeset = browser.execute_script("return document.querySelectorAll('.slides div.math mjx-container').length")
+    assert typeset == equations, f"{deck}: {equations - typeset} of {equations} equations not typeset"
+    for image in browser.find_elements(By.CSS_SELECTOR, ".slides img"):
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image), (
+            f"{deck}: a figure did not load"
+        )
+        assert (image.get_attribute("alt") or "").strip(), f"{deck}: a figure has no alt text"
+    assert browser.find_elements(By.CSS_SELECTOR, ".slides aside.notes"), f"{deck} has no speaker notes"
+
+
+def test_the_instructors_guide_and_each_chapter_link_the_decks(browser, server):
+    _open(browser, f"{server}/book/instructor_guide.html")
+    listed = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "ul.slide-decks a")]
+    assert sorted(Path(urlparse(href).path).stem for href in listed) == CHAPTERS
+    for href in listed:
+        with urllib.request.urlopen(href) as response:
+            assert response.status == 200
+    _open(browser, f"{server}/notebooks/power_laws.html")
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a[href$='slides/power_laws.html']")]
+    assert links, "power_laws.html does not link its slides"
+    on_page = len(browser.find_elements(By.CSS_SELECTOR, "div.exercise"))
+    _open_deck(browser, links[0])
+    exercises = browser.find_elements(By.CSS_SELECTOR, ".slides section[data-kind='exercise']")
+    assert len(exercises) == on_page > 0, f"{len(exercises)} exercise slides for {on_page} exercises"

@@ -40,6 +40,7 @@ from .fit import (
     KaplanFit,
     LawFit,
     PowerLawFit,
+    common_exponent,
     fit_chinchilla,
     fit_critical_batch,
     fit_critical_batch_size,
@@ -60,6 +61,7 @@ from .ladders import (
     tokens_to_loss_slope,
 )
 from .protocol import isoflop_coverage
+from .universality import MODALITIES, allocation_by_modality, modality_of
 from .results import RunTable, load_table, recorded_store
 from .store import STORE_MARKER
 
@@ -704,6 +706,54 @@ for name, counting, n_params, reference_source, reference in (
         reference=reference,
         measure=_allocation(n_params),
         min_runs=9,
+    ))
+
+
+SHARED_EXPONENT_P_VALUE = 0.05
+"""Below this p-value of the F test, the modalities' allocation exponents are taken to differ."""
+
+
+def _universal_allocation(n_params: str) -> Callable[[RunTable], Measurement]:
+    def measure(table: RunTable) -> Measurement:
+        fits = _quietly(lambda: allocation_by_modality(table, n_params, level=LEVEL))
+        missing = [m for m in MODALITIES if m not in fits or fits[m].budgets.size < 3]
+        if missing:
+            raise NotRecordedYet(f"{', '.join(missing)}: fewer than 3 budgets with a minimum")
+        common = common_exponent(list(fits.values()), level=LEVEL)
+        each = "; ".join(f"{m} {fit.a:.2f} [{fit.intervals['a'][0]:.2f}, {fit.intervals['a'][1]:.2f}]"
+                         for m, fit in fits.items())
+        interior = []
+        for runs in table.group_by("config.corpus.kind").values():
+            coverage = isoflop_coverage(runs.column("config.flops").astype(float),
+                                        runs.column(n_params).astype(float),
+                                        runs.column("result.final_val_loss_nats").astype(float))
+            modality = modality_of(runs.results[0].config.corpus)
+            interior.append(f"{modality} {sum(b.interior for b in coverage)}/{len(coverage)}")
+        note = (f"each modality's a ({n_params}): {each}; F test of one exponent: F = {common.f_statistic:.2f}, "
+                f"p = {common.p_value:.3f}; budgets whose minimum is interior: {', '.join(interior)}")
+        if common.p_value < SHARED_EXPONENT_P_VALUE:
+            raise CannotMeasure(f"the modalities do not share one exponent: {note}")
+        return Measurement(common.a, *common.interval, note=f"common a of {common.n_vertices} vertices; {note}")
+
+    return measure
+
+
+for name, counting, n_params, reference_source, reference in (
+    ("universal_allocation_exponent", "Counting parameters without the embeddings", "result.n_params",
+     "Henighan et al. 2020; Kaplan et al. 2020", KAPLAN_ALLOCATION_EXPONENT),
+    ("universal_allocation_exponent_all_parameters", "Counting every parameter, embeddings included",
+     "result.n_params_with_embedding", "Hoffmann et al. 2022", CHINCHILLA_ALLOCATION_EXPONENT),
+):
+    register(Claim(
+        name=name,
+        claim=f"{counting}, the compute-optimal size grows with compute at one rate for text, code, images "
+              f"and arithmetic alike (an F test does not reject one exponent), and that rate is "
+              f"N_opt ∝ C^{reference}.",
+        source="universality_allocation",
+        reference_source=reference_source,
+        reference=reference,
+        measure=_universal_allocation(n_params),
+        min_runs=12,
     ))
 
 

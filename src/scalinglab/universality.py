@@ -8,13 +8,18 @@ universality sweeps (``results/universality_ladder`` and ``results/universality_
     TOKEN_UNITS["images"]                      # what one token is
 
 Every modality is a stream of byte tokens, so the same models, training loop and fits
-apply unchanged; only what a token stands for differs.
+apply unchanged; only what a token stands for differs. :func:`allocation_by_modality`
+reads the allocation experiment's store (``results/universality_allocation``) into one
+IsoFLOP analysis per modality, whose exponents :func:`scalinglab.fit.common_exponent` tests
+for a shared value.
 """
 
 from __future__ import annotations
 
 from ._checks import one_of, positive_int
 from .corpora import CorpusConfig
+from .fit import IsoFLOPFit, isoflop_profiles
+from .results import RunTable
 
 MODALITIES = ("text", "code", "images", "arithmetic")
 """Names accepted by :func:`modality_corpus`."""
@@ -61,3 +66,34 @@ def modality_of(corpus: CorpusConfig) -> str:
         raise ValueError(f"corpus must be a CorpusConfig, got {type(corpus).__name__}")
     one_of("corpus.kind", corpus.kind, tuple(_KIND_MODALITY))
     return _KIND_MODALITY[corpus.kind]
+
+
+def allocation_by_modality(
+    table: RunTable, n_params: str = "result.n_params", *, level: float = 0.9
+) -> dict[str, IsoFLOPFit]:
+    """The IsoFLOP analysis of each modality of an allocation store, in :data:`MODALITIES` order.
+
+    For each corpus kind in ``table`` (e.g. ``results/universality_allocation``), the
+    :func:`~scalinglab.fit.isoflop_profiles` of final validation loss against the
+    parameter count ``n_params`` (a column: ``"result.n_params"`` without the embeddings,
+    Kaplan et al.'s count, or ``"result.n_params_with_embedding"``, Hoffmann et al.'s) at
+    each run's nominal FLOP budget ``config.flops``, with D_opt from the runs' tokens.
+
+    Raises:
+        ValueError: a run with a token budget rather than a FLOP budget, a corpus kind that
+            is no modality, or two kinds of one modality.
+    """
+    fits: dict[str, IsoFLOPFit] = {}
+    for kind, runs in table.group_by("config.corpus.kind").items():
+        modality = modality_of(runs.results[0].config.corpus)
+        if modality in fits:
+            raise ValueError(f"table holds two corpora of the modality {modality!r}")
+        flops = runs.column("config.flops")
+        if any(value is None for value in flops):
+            raise ValueError(f"every run on {kind!r} must have a FLOP budget (config.flops)")
+        fits[modality] = isoflop_profiles(
+            flops.astype(float), runs.column(n_params).astype(float),
+            runs.column("result.final_val_loss_nats").astype(float),
+            n_tokens=runs.column("result.tokens").astype(float), level=level,
+        )
+    return {modality: fits[modality] for modality in MODALITIES if modality in fits}

@@ -13,7 +13,8 @@
   :func:`fit_critical_batch_size` (``critical_batch.py``): the steps-tokens trade-off at a
   loss, B_crit = E_min / S_min (McCandlish et al. 2018), and B_crit(L) = B_* / L^(1/alpha_B);
 * :func:`isoflop_profiles` (``isoflop.py``): N_opt at each compute budget, and N_opt ∝ C^a
-  (its straight line in log-log axes with a Student-t interval on the slope, :func:`loglog_line`);
+  (its straight line in log-log axes with a Student-t interval on the slope, :func:`loglog_line`),
+  and :func:`common_exponent`: one exponent for several analyses, with an F test of whether they share it;
 * :func:`fit_data_constrained` (``data_constrained.py``): loss against epochs at a fixed
   budget, L(k) = E + (D0 / D'(k))^beta with Muennighoff et al.'s effective data D';
 * :func:`fit_transfer_law` (``transfer.py``): D_T = k D_F^alpha N^beta (Hernandez et al. 2021).
@@ -39,7 +40,7 @@ from .critical_batch import (
 )
 from .data_constrained import DataConstrainedFit, fit_data_constrained
 from .frontier import record_frontier
-from .isoflop import IsoFLOPFit, isoflop_profiles, loglog_line
+from .isoflop import CommonExponent, IsoFLOPFit, common_exponent, isoflop_profiles, loglog_line
 from .kaplan import KaplanFit, fit_kaplan
 from .power_law import PowerLawFit, fit_power_law
 from .result import LawFit, quietly
@@ -52,11 +53,13 @@ __all__ = [
     "CriticalBatchSizeFit",
     "DataConstrainedFit",
     "IsoFLOPFit",
+    "CommonExponent",
     "KaplanFit",
     "LawFit",
     "PowerLawFit",
     "TransferLawFit",
     "allocation_exponent",
+    "common_exponent",
     "fit_chinchilla",
     "fit_critical_batch",
     "fit_critical_batch_size",

@@ -189,3 +189,68 @@ def isoflop_profiles(
         dropped=dropped, converged=True, n_points=n_points,
         intervals={"a": a_interval, "b": b_interval}, level=level,
     )
+
+
+@dataclass(frozen=True)
+class CommonExponent:
+    """One allocation exponent shared by several IsoFLOP analyses, and whether they agree on it.
+
+    Each analysis g (a modality, say) keeps its own prefactor: ln N_opt = ln k_g + a ln C.
+    ``a`` is the least-squares slope of the pooled vertices with one intercept per analysis
+    (the within-group slope), and ``interval`` its Student-t interval at ``level`` with
+    n - G - 1 degrees of freedom (n vertices, G analyses). Whether the analyses share a
+    slope at all is the F test of that model against one slope per analysis:
+
+        F = ((RSS_common - RSS_separate) / (G - 1)) / (RSS_separate / (n - 2 G)),
+
+    with ``p_value`` = P(F_{G-1, n-2G} > F). A small p-value says that the exponents differ
+    by more than the scatter of each analysis's vertices about its line allows.
+
+    Attributes:
+        a: the common exponent; ``interval`` its confidence interval.
+        exponents: each analysis's own slope, in the order given.
+        f_statistic, p_value: the test of one slope against G slopes.
+        n_vertices, n_groups: n and G.
+    """
+
+    a: float
+    interval: tuple[float, float]
+    level: float
+    exponents: tuple[float, ...]
+    f_statistic: float
+    p_value: float
+    n_vertices: int
+    n_groups: int
+
+
+def common_exponent(fits: "list[IsoFLOPFit] | tuple[IsoFLOPFit, ...]", *, level: float = 0.9) -> CommonExponent:
+    """:class:`CommonExponent` of the N_opt vertices of two or more IsoFLOP analyses.
+
+    Raises:
+        ValueError: fewer than 2 fits, a fit of fewer than 3 budgets (its own line would
+            leave no residual), or not IsoFLOPFits.
+    """
+    fits = tuple(fits)
+    if len(fits) < 2 or not all(isinstance(fit, IsoFLOPFit) for fit in fits):
+        raise ValueError(f"fits must be 2 or more IsoFLOPFits, got {len(fits)}")
+    if min(fit.budgets.size for fit in fits) < 3:
+        raise ValueError("each fit must have at least 3 budgets with a minimum")
+    level = fraction("level", level)
+    xs = [np.log(fit.budgets) - np.log(fit.budgets).mean() for fit in fits]
+    ys = [np.log(fit.n_opt) - np.log(fit.n_opt).mean() for fit in fits]
+    sxx = np.array([x @ x for x in xs])
+    sxy = np.array([x @ y for x, y in zip(xs, ys)])
+    own = sxy / sxx
+    a = float(sxy.sum() / sxx.sum())
+    rss_separate = float(sum(np.sum((y - b * x) ** 2) for x, y, b in zip(xs, ys, own)))
+    rss_common = float(sum(np.sum((y - a * x) ** 2) for x, y in zip(xs, ys)))
+    n, groups = sum(x.size for x in xs), len(fits)
+    common_dof, separate_dof = n - groups - 1, n - 2 * groups
+    half = stats.t.ppf(0.5 + level / 2, common_dof) * np.sqrt(rss_common / common_dof / sxx.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):  # vertices exactly on their lines: F is inf or nan
+        f_statistic = np.float64(rss_common - rss_separate) / (groups - 1) / (np.float64(rss_separate) / separate_dof)
+    return CommonExponent(
+        a=a, interval=(float(a - half), float(a + half)), level=level, exponents=tuple(float(b) for b in own),
+        f_statistic=float(f_statistic), p_value=float(stats.f.sf(f_statistic, groups - 1, separate_dof)),
+        n_vertices=n, n_groups=groups,
+    )
