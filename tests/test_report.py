@@ -43,6 +43,7 @@ PROVENANCE = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:
 LADDER_CLAIMS = ("zipf_irreducible_loss", "zipf_exponent_at_entropy")
 ISOFLOP_CLAIMS = ("chinchilla_form_irreducible_loss", "allocation_exponent_non_embedding",
                   "allocation_exponent_all_parameters")
+UNIVERSAL_CLAIMS = ("universal_allocation_exponent", "universal_allocation_exponent_all_parameters")
 LATER_CLAIMS = ("kaplan_overfitting_exponent", "critical_batch_size_exponent")
 ARCHITECTURE_CLAIMS = ("lstm_parameter_factor", "lstm_context_plateau_position", "gpt_position_power_law",
                        "bigger_models_more_sample_efficient", "few_shot_slope_grows_with_size")
@@ -358,9 +359,10 @@ def test_a_new_claim_is_one_function_and_one_claim(fake_result, tmp_path):
 
 
 def test_the_registry_holds_the_claims_and_refuses_bad_ones():
-    assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS, *LATER_CLAIMS, *ARCHITECTURE_CLAIMS]
+    assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS, *UNIVERSAL_CLAIMS, *LATER_CLAIMS, *ARCHITECTURE_CLAIMS]
     assert {claim.source for claim in CLAIMS.values()} == {
-        "gpt_zipf_ladder", "isoflop_zipf_1k", "overfitting_zipf", "batch_scan_zipf", "arch_ladder_docstrings", "icl_fewshot"}
+        "gpt_zipf_ladder", "isoflop_zipf_1k", "universality_allocation", "overfitting_zipf", "batch_scan_zipf",
+        "arch_ladder_docstrings", "icl_fewshot"}
     assert CLAIMS["allocation_exponent_non_embedding"].reference_source == "Kaplan et al. 2020"
     assert CLAIMS["allocation_exponent_all_parameters"].reference_source == "Hoffmann et al. 2022"
     with pytest.raises(ValueError, match="is registered twice"):
@@ -464,7 +466,6 @@ def _on_corpus(results, corpus):
     return moved
 
 
-UNIVERSAL_CLAIMS = ("universal_allocation_exponent", "universal_allocation_exponent_all_parameters")
 MODALITY_CORPORA = {"docstrings": CorpusConfig(kind="docstrings", n_tokens=1_000_000),
                     "package_code": CorpusConfig(kind="package_code", n_tokens=1_000_000),
                     "shapes": CorpusConfig(kind="shapes", n_tokens=1_000_000),
