@@ -322,7 +322,7 @@ STYLE = """
 .reveal figure img { max-height: 470px; max-width: 100%; margin: 0; }
 .reveal figcaption { font-size: 0.5em; line-height: 1.3; text-align: left; }
 .reveal pre.code, .reveal pre.output { font-size: 0.5em; width: 100%; box-shadow: none; margin: 0.3em 0; }
-.reveal pre.code code { max-height: 400px; padding: 0.4em; background: #f4f4f4; }
+.reveal pre.code code { max-height: 400px; padding: 0.4em; background: #f4f4f4; white-space: pre-wrap; }
 .reveal pre.output { background: #fbfbf4; padding: 0.4em; white-space: pre-wrap; }
 .reveal .math { font-size: 0.9em; }
 .reveal section.exercise p, .reveal section.exercise li { font-size: 0.8em; }
