@@ -115,13 +115,16 @@ class Lab:
     """A FLOP budget, a family of runs, and a results store that is the lab's ledger.
 
     ``Lab(store_path, budget_flops=..., family=...)`` opens (or makes) the store; runs
-    already there count against the budget, once.
+    already there count against the budget, once. The store is read once, when the lab is
+    made; the lab then keeps its runs in memory and adds each run it records (a lab owns its
+    store: two labs writing one store would not see each other's runs).
     """
 
     def __init__(self, store_path: str | os.PathLike[str], *, budget_flops: float, family: LabFamily) -> None:
         self.budget_flops = positive_float("budget_flops", budget_flops)
         self.family = family
         self.store = ResultsStore(Path(store_path), create=True)
+        self._runs = {record["run_id"]: RunResult.from_record(record) for record in self.store}
         for result in self._results():
             d_model = result.config.model.d_model
             if result.config.flops is None or d_model not in family.heads_and_lrs or \
@@ -134,7 +137,7 @@ class Lab:
                              f"more than the budget of {self.budget_flops:.3g}")
 
     def _results(self) -> list[RunResult]:
-        return [RunResult.from_record(record) for record in self.store]
+        return list(self._runs.values())
 
     @property
     def spent_flops(self) -> float:
@@ -155,8 +158,8 @@ class Lab:
                 what is left of the budget (nothing is trained then).
         """
         config = self.family.config(d_model, flops)
-        if self.store.has(config.config_hash()):
-            return RunResult.from_record(self.store.get(config.config_hash()))
+        if config.config_hash() in self._runs:
+            return self._runs[config.config_hash()]
         spent = self.spent_flops
         left = self.budget_flops - spent
         if spent + config.flops > self.budget_flops * (1 + BUDGET_RTOL):
@@ -164,6 +167,7 @@ class Lab:
                              f"{left:.3g} of {self.budget_flops:.3g} FLOPs are left ({len(self.store)} runs made)")
         result = train(config)
         self.store.put(run_record(result, provenance(result)))
+        self._runs[config.config_hash()] = result
         return result
 
     def ledger(self) -> list[LedgerEntry]:
