@@ -202,10 +202,24 @@ def document_resample_weights(window_document: np.ndarray, n_bootstrap: int, see
     return counts[:, index].astype(float)
 
 
-def percentile_interval(samples: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The central ``level`` percentile interval of bootstrap ``samples`` along ``axis`` (NaNs left out)."""
+def percentile_interval(
+    samples: np.ndarray, level: float, axis: int = 0, *, exact_order: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``level`` percentile interval of bootstrap ``samples`` along ``axis`` (NaNs left out).
+
+    With ``exact_order`` the ends are samples themselves, read off their order with no
+    interpolation between neighbours, so that a resample censored to 0 or infinity stays
+    what it is; every sample NaN is then a ``ValueError`` (no interval).
+    """
     level = fraction("level", level)
-    low, high = np.nanpercentile(samples, [50 * (1 - level), 50 * (1 + level)], axis=axis)
+    samples = np.asarray(samples, dtype=float)
+    tails = [(1 - level) / 2, (1 + level) / 2]
+    if not exact_order:
+        low, high = np.nanquantile(samples, tails, axis=axis)
+        return low, high
+    if np.isnan(samples).all(axis=axis).any():
+        raise ValueError("every resample is undecided (a 0 and an infinity in each): no interval")
+    low, high = np.nanquantile(samples, tails, axis=axis, method="inverted_cdf")
     return low, high
 
 

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import fraction, positive_finite_array, same_length
 from .fit import loglog_line, tokens_to_reach
-from .icl import ContextWindows, document_resample_weights, paired_windows
+from .icl import ContextWindows, document_resample_weights, paired_windows, percentile_interval
 from .protocol import LR_MATCH, learning_rate_scan, scan_key
 from .results import RunTable
 
@@ -234,16 +234,6 @@ def _censored_factor(n: np.ndarray, loss: np.ndarray, other_n: np.ndarray, other
     return np.where(np.isnan(factor) & (loss < other_loss.min()), np.inf, factor)
 
 
-def _order_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    """The central ``level`` interval of ``samples`` read off their order (no interpolation,
-    so that 0 and infinity stay what they are); NaNs left out."""
-    samples = samples[~np.isnan(samples)]
-    if not samples.size:
-        raise ValueError("every resample is undecided (a 0 and an infinity in each): no interval")
-    low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
-    return float(low), float(high)
-
-
 def _as_seeds(ladder: Sequence[ContextWindows | Sequence[ContextWindows]]) -> list[list[ContextWindows]]:
     return [[size] if isinstance(size, ContextWindows) else list(size) for size in ladder]
 
@@ -291,9 +281,9 @@ def parameter_factor_interval(
         means = np.exp(np.mean(np.log(factors[:, finite]), axis=1))
     low, high = np.full(len(finite), np.nan), np.full(len(finite), np.nan)
     for i in np.flatnonzero(finite):
-        low[i], high[i] = _order_interval(factors[1:, i], level)
+        low[i], high[i] = percentile_interval(factors[1:, i], level, exact_order=True)
     resampled = factors[1:, finite]
     censored = ~np.isfinite(resampled) | (resampled == 0)
-    mean_low, mean_high = _order_interval(means[1:], level)
+    mean_low, mean_high = percentile_interval(means[1:], level, exact_order=True)
     return FactorInterval(np.where(finite, factors[0], np.nan), low, high, float(means[0]), mean_low, mean_high, level,
                           int(censored.any(axis=1).sum()), int(np.isnan(means[1:]).sum()))
