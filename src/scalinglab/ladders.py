@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import fraction, positive_finite_array, same_length
 from .fit import loglog_line, tokens_to_reach
-from .icl import ContextWindows, document_resample_weights, paired_windows, percentile_interval
+from .icl import ContextWindows, FewShotOutcomes, document_resample_weights, paired_windows, percentile_interval
 from .protocol import LR_MATCH, learning_rate_scan, scan_key
 from .results import RunTable
 
@@ -287,3 +287,15 @@ def parameter_factor_interval(
     mean_low, mean_high = percentile_interval(means[1:], level, exact_order=True)
     return FactorInterval(np.where(finite, factors[0], np.nan), low, high, float(means[0]), mean_low, mean_high, level,
                           int(censored.any(axis=1).sum()), int(np.isnan(means[1:]).sum()))
+
+
+def few_shot_ladder(table: RunTable, arch: str = "gpt", *, with_description: bool = False
+                    ) -> tuple[np.ndarray, list[FewShotOutcomes]]:
+    """The ``arch`` runs of ``table`` with the ``"few_shot"`` probe, at the best learning rate of
+    each scan (:func:`best_runs`): sizes (non-embedding parameters,
+    increasing) and each size's :class:`scalinglab.icl.FewShotOutcomes` over its seeds."""
+    runs = best_runs(table).filter(lambda run: run.result.config.model.arch == arch and "few_shot" in run.result.probes)
+    sizes = sorted(runs.group_by("result.n_params").items())
+    return (np.array([float(n) for n, _ in sizes]),
+            [FewShotOutcomes.from_probes([r.probes["few_shot"] for r in group.results],
+                                         with_description=with_description) for _, group in sizes])

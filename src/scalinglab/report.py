@@ -53,6 +53,7 @@ from .fit import (
 from .icl import FewShotOutcomes, few_shot_slopes, plateau_interval, position_power_law
 from .ladders import (
     best_runs,
+    few_shot_ladder,
     factor_bound,
     ladder_seed_windows,
     mean_over_seeds,
@@ -950,18 +951,6 @@ register(Claim(
 
 # ---------------------------------------------------------------------------
 # Few-shot learning (results/icl_fewshot)
-
-
-def few_shot_ladder(table: RunTable, arch: str = "gpt", *, with_description: bool = False
-                    ) -> tuple[np.ndarray, list[FewShotOutcomes]]:
-    """The ``arch`` runs of ``table`` with the ``"few_shot"`` probe, at the best learning rate of
-    each scan (:func:`scalinglab.ladders.best_runs`): sizes (non-embedding parameters,
-    increasing) and each size's :class:`scalinglab.icl.FewShotOutcomes` over its seeds."""
-    runs = best_runs(table).filter(lambda run: run.result.config.model.arch == arch and "few_shot" in run.result.probes)
-    sizes = sorted(runs.group_by("result.n_params").items())
-    return (np.array([float(n) for n, _ in sizes]),
-            [FewShotOutcomes.from_probes([r.probes["few_shot"] for r in group.results],
-                                         with_description=with_description) for _, group in sizes])
 
 
 def _few_shot_slope_grows(table: RunTable) -> Measurement:
