@@ -301,3 +301,24 @@ def test_a_fork_based_pool_is_refused_once_cuda_is_initialised(monkeypatch, tmp_
     finally:
         fork_pool.shutdown()
         spawn_pool.shutdown()
+
+
+def test_a_grid_reuses_the_runs_another_store_holds_and_trains_only_the_rest(tmp_path):
+    configs = load_grid(write_grid(tmp_path))
+    run_sweep(configs[:1], tmp_path / "scan", progress=False)  # the "scan" holds the first run
+    grid = tmp_path / "ladder.toml"
+    grid.write_text('[protocol]\nreuse_from = "scan"\n' + (tmp_path / "grid.toml").read_text())
+    assert scalinglab.sweep.reuse_store(grid) == tmp_path / "scan"
+    assert load_grid(grid) == configs  # the configs are the grid's own
+    summary = run_sweep(load_grid(grid), tmp_path / "ladder", progress=False,
+                        reuse_from=scalinglab.sweep.reuse_store(grid))
+    assert summary.copied == (configs[0].config_hash(),) and summary.finished == (configs[1].config_hash(),)
+    assert "1 copied" in str(summary)
+    copied = ResultsStore(tmp_path / "ladder").get(configs[0].config_hash())
+    original = ResultsStore(tmp_path / "scan").get(configs[0].config_hash())
+    assert copied["result"] == original["result"] and copied["provenance"]["copied_from"] == str(tmp_path / "scan")
+    again = run_sweep(load_grid(grid), tmp_path / "ladder", progress=False, reuse_from=tmp_path / "scan")
+    assert len(again.skipped) == 2 and not again.copied
+    grid.write_text('[protocol]\nreuse_from = "nowhere"\n' + (tmp_path / "grid.toml").read_text())
+    with pytest.raises(ValueError, match="protocol.reuse_from: .*nowhere is not a results store"):
+        load_grid(grid)

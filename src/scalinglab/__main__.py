@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 
 from . import report
 from .results import load_table
-from .sweep import InProcessExecutor, load_grid, process_pool, run_sweep
+from .sweep import InProcessExecutor, load_grid, process_pool, reuse_store, run_sweep
 
 DESCRIPTION = """\
 scalinglab: run and inspect sweeps of training runs.
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.grid}: {len(configs)} runs -> {args.out}", file=sys.stderr)
         with executor:
             summary = run_sweep(configs, args.out, executor=executor, device=args.device,
-                                threads_per_run=threads, progress=not args.quiet)
+                                threads_per_run=threads, progress=not args.quiet, reuse_from=reuse_store(args.grid))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

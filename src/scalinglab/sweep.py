@@ -94,7 +94,10 @@ def expand_grid(spec: dict[str, Any], *, source: str = "grid", base_dir: str | o
     ``lr_from = "STORE"`` (a results store, relative to ``base_dir``, the grid file's
     folder) gives each run the best learning rate that store's scan found for its model,
     batch size and corpus (:func:`scalinglab.protocol.chosen_learning_rate`: refused when the best is
-    at the edge of the scan); the grid must then not set ``lr`` itself.
+    at the edge of the scan); the grid must then not set ``lr`` itself. ``reuse_from = "STORE"``
+    names a store whose records of the grid's runs (same config, same run id, e.g. a scan's
+    best runs in a ladder of seeds) :func:`run_sweep` copies instead of training them again
+    (see :func:`reuse_store`); it leaves the configs unchanged.
     """
     unknown = set(spec) - set(GRID_SECTIONS) - {"protocol"}
     if unknown:
@@ -126,7 +129,7 @@ def expand_grid(spec: dict[str, Any], *, source: str = "grid", base_dir: str | o
     return configs
 
 
-PROTOCOL_KEYS = ("lr_from",)
+PROTOCOL_KEYS = ("lr_from", "reuse_from")
 
 
 def _sets_lr(spec: dict[str, Any]) -> bool:
@@ -145,14 +148,11 @@ def _apply_protocol(
     for key in protocol:
         if key not in PROTOCOL_KEYS:
             raise ValueError(f"{source}: unknown protocol key {key!r}; allowed: {', '.join(PROTOCOL_KEYS)}")
-    store = protocol.get("lr_from")
-    if store is None:
+    if "reuse_from" in protocol:
+        _protocol_store(protocol, "reuse_from", source, base_dir)
+    if protocol.get("lr_from") is None:
         return configs
-    if not isinstance(store, str) or not store:
-        raise ValueError(f"{source}: protocol.lr_from must name a results store, got {store!r}")
-    path = base_dir / store
-    if not (path / STORE_MARKER).exists():
-        raise ValueError(f"{source}: protocol.lr_from: {path} is not a results store")
+    path = _protocol_store(protocol, "lr_from", source, base_dir)
     if sets_lr:
         raise ValueError(f"{source}: a grid with protocol.lr_from must not set lr itself")
     scans = learning_rate_scan(load_table(path))
@@ -166,6 +166,27 @@ def _apply_protocol(
         ]
     except ValueError as error:
         raise ValueError(f"{source}: {error}") from error
+
+
+def _protocol_store(protocol: dict[str, Any], key: str, source: str, base_dir: Path) -> Path:
+    """The results store that ``protocol[key]`` names, relative to ``base_dir``."""
+    store = protocol[key]
+    if not isinstance(store, str) or not store:
+        raise ValueError(f"{source}: protocol.{key} must name a results store, got {store!r}")
+    path = base_dir / store
+    if not (path / STORE_MARKER).exists():
+        raise ValueError(f"{source}: protocol.{key}: {path} is not a results store")
+    return path
+
+
+def reuse_store(path: str | os.PathLike[str]) -> Path | None:
+    """The store that the grid file at ``path`` names in ``[protocol] reuse_from``, or None."""
+    path = Path(path)
+    spec = tomllib.loads(path.read_text())
+    protocol = spec.get("protocol", {})
+    if not isinstance(protocol, dict) or "reuse_from" not in protocol:
+        return None
+    return _protocol_store(protocol, "reuse_from", str(path), path.parent)
 
 
 def _deep_copy(table: dict[str, Any]) -> dict[str, Any]:
@@ -230,14 +251,17 @@ def _check_keys(table: dict[str, Any], allowed: set[str], prefix: str) -> None:
 
 @dataclass(frozen=True)
 class SweepSummary:
-    """What :func:`run_sweep` did: run ids skipped (already recorded), finished, and failed (with errors)."""
+    """What :func:`run_sweep` did: run ids skipped (already recorded), finished, failed (with
+    errors), and copied from the ``reuse_from`` store."""
 
     skipped: tuple[str, ...]
     finished: tuple[str, ...]
     failed: dict[str, str]
+    copied: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"{len(self.finished)} finished, {len(self.skipped)} already recorded, {len(self.failed)} failed"
+        copied = f", {len(self.copied)} copied" if self.copied else ""
+        return f"{len(self.finished)} finished, {len(self.skipped)} already recorded{copied}, {len(self.failed)} failed"
 
 
 class InProcessExecutor(Executor):
@@ -325,8 +349,12 @@ def run_sweep(
     device: str | None = None,
     threads_per_run: int | None = None,
     progress: bool = True,
+    reuse_from: str | os.PathLike[str] | None = None,
 ) -> SweepSummary:
     """Train every config that ``out`` does not hold yet, recording each as it finishes.
+
+    A run that the store ``reuse_from`` holds (same run id) is copied from it instead of
+    trained, its provenance marked ``copied_from`` that store.
 
     Args:
         configs: the runs (e.g. from :func:`load_grid`).
@@ -335,6 +363,8 @@ def run_sweep(
         device: overrides each config's ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``).
         threads_per_run: ``torch.set_num_threads`` in each worker (``None``: torch's default).
         progress: a progress bar over runs.
+        reuse_from: a results store to copy recorded runs from (e.g. a grid's
+            ``[protocol] reuse_from``, :func:`reuse_store`).
     """
     if not configs:
         raise ValueError("configs must hold at least one TrainConfig")
@@ -354,11 +384,19 @@ def run_sweep(
             skipped.append(run_id)
         else:
             pending.setdefault(run_id, config)
+    source = ResultsStore(reuse_from) if reuse_from is not None else None
+    copied = [run_id for run_id in pending if source is not None and source.has(run_id)]
+    for run_id in copied:
+        del pending[run_id]
     for config in pending.values():  # before any run starts: a missing file fails now, not hours in
         check_available(config.corpus)
         if config.pretrain_corpus is not None:
             check_available(config.pretrain_corpus)
     store = ResultsStore(out, create=True)
+    for run_id in copied:
+        record = source.get(run_id)
+        record["provenance"] = {**record.get("provenance", {}), "copied_from": str(reuse_from)}
+        store.put(record)
     executor = executor or InProcessExecutor()
     store_path = str(store.path)
     futures: dict[Future, str] = {}
@@ -375,7 +413,8 @@ def run_sweep(
         completed = ((futures[future], future) for future in as_completed(futures))
     finished, failed = [], {}
     try:
-        bar = tqdm(completed, total=len(pending) + len(skipped), initial=len(skipped), disable=not progress, unit="run")
+        done = len(skipped) + len(copied)
+        bar = tqdm(completed, total=len(pending) + done, initial=done, disable=not progress, unit="run")
         for run_id, future in bar:
             error = future.exception()
             if error is None:
@@ -386,7 +425,7 @@ def run_sweep(
         for future in futures:
             future.cancel()
         raise
-    return SweepSummary(tuple(skipped), tuple(finished), failed)
+    return SweepSummary(tuple(skipped), tuple(finished), failed, tuple(copied))
 
 
 def run_and_record(config: dict[str, Any], store_path: str, threads_per_run: int | None = None) -> str:
