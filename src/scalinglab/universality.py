@@ -1,7 +1,7 @@
 """The same laws on other kinds of data: four modalities behind one corpus interface.
 
 A *modality* names a corpus of :mod:`scalinglab.corpora` set up as in the recorded
-universality sweeps (``results/universality_ladder`` and ``results/universality_isoflop``)::
+universality ladder (``results/universality_ladder``)::
 
     config = modality_corpus("images")        # a CorpusConfig
     corpus = make_corpus(config)
@@ -42,7 +42,7 @@ _KIND_MODALITY = {config.kind: name for name, config in _CORPORA.items()} | {
     "docstrings": "text", "package_code": "code", "shapes": "images",
 }
 """Every corpus kind that stands for a modality: the recorded ladder's, and the larger
-corpora of the allocation experiment (``results/universality_isoflop_v2``), which must not
+corpora of the allocation experiment (``results/universality_allocation``), which must not
 repeat a token inside a run of up to 3e12 FLOPs: the installed packages' docstrings (text)
 and source (code), and procedurally generated noisy rectangles (images)."""
 
