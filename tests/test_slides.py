@@ -44,6 +44,7 @@ def chapter() -> nbformat.NotebookNode:
         _printing_cell("print(fit)", "alpha = 0.08\n"),
         _printing_cell("assert fit.alpha > 0", "", tags=("remove-cell",)),
         _printing_cell("\n".join(f"x{i} = {i}" for i in range(20)), ""),
+        _printing_cell("\n".join(f"y{i} = {i}" for i in range(20)) + "\nprint(y19)", "19\n"),
         markdown("### A section with words only\n\nOnly prose here, shown on the slide."),
         markdown("```{math}\n:label: eq-law\nN_{opt} = k C^a\n```\n\nAfter the block."),
         markdown("## Exercises\n\n```{exercise-start}\n:label: ex-1\n```\nPredict the loss at $30N$.\n"
@@ -59,8 +60,8 @@ def test_headings_make_slides_with_their_equations_figures_and_short_code():
     assert [(s.kind, s.title) for s in deck] == [
         ("title", "Power laws"),
         ("section", "Loss against parameters"),
-        ("section", "Loss against parameters"),  # a figure fills a slide: the second gets its own,
-        ("section", "Loss against parameters"),  # and the code after it too
+        ("section", "Loss against parameters (continued)"),  # a figure fills a slide: the second gets
+        ("section", "Loss against parameters (continued)"),  # its own, and the code after it too
         ("section", "A section with words only"),
         ("exercise", "Exercise 4.1"),
         ("exercise", "Exercise 4.2"),
@@ -68,13 +69,15 @@ def test_headings_make_slides_with_their_equations_figures_and_short_code():
     title, first, second, after, words, exercise, _ = deck
     assert any("L(x) = E" in block for block in title.shown)
     assert not any("import numpy" in block for block in title.shown)  # no code on the title slide
-    assert "(Kaplan 2020)" in slides.render(title.notes[0])
+    assert "Kaplan et al. (2020)" in slides.render(title.notes[0])  # {cite:t}, from the bibliography
+    assert title.notes[0].endswith("scaling`. " + slides.EQUATION_IN_NOTES)  # the equation's place in the prose
     assert first.figures == 1 and 'src="data:image/png;base64,' in first.shown[0]
     assert "The loss against \\(N\\)." in first.shown[0]  # the caption, with its math
     assert second.figures == 1 and len(second.shown) == 1
     assert after.figures == 0 and any("print(fit)" in b and "alpha = 0.08" in b for b in after.shown)
     shown = "".join(after.shown)
     assert "assert" not in shown and "x19" not in shown  # a hidden check, a long cell
+    assert "y19 = 19" not in shown and '<pre class="output">19</pre>' in shown  # a long cell's output, without it
     assert first.notes == ["First paragraph of the section.", "Second, about $N$."]
     assert any("N_{opt} = k C^a" in block for block in words.shown)
     assert "Only prose here" in "".join(words.notes)
@@ -91,6 +94,7 @@ def test_solutions_are_left_out_and_a_slide_without_content_shows_its_first_para
         "# T\n\n## Words\n\nThe first paragraph.\n\nThe second.")])
     (_, words) = slides.notebook_slides(no_visuals)
     assert "The first paragraph." in words.shown[0] and "second" not in words.shown[0]
+    assert words.notes == ["The second."]  # what the slide shows is not repeated in its notes
 
 
 def test_a_deck_loads_everything_from_the_site_and_links_back_to_its_chapter():

@@ -62,6 +62,31 @@ _FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}(?P<argument>.
 _HEADING = re.compile(r"^(?P<level>#{1,3})\s+(?P<title>.+?)\s*#*\s*$")
 _ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<text>[^`]*)`")
 _CITATION_KEY = re.compile(r"^(?P<name>[a-z]+?)(?P<year>\d{4})")
+_BIB_ENTRY = re.compile(r"@\w+\{(?P<key>[^,]+),(?P<body>.*?)\n\}", re.S)
+_BIB_FIELD = re.compile(r"(?P<field>author|year)\s*=\s*\{(?P<value>[^}]*)\}")
+EQUATION_IN_NOTES = "(the equation on the slide)"
+CONTINUED = " (continued)"
+"""What the title of a section's second and later slides adds."""
+"""What stands in the speaker notes where the prose had a display equation."""
+
+
+def _bibliography() -> dict[str, str]:
+    """Citation key -> "Kaplan et al. 2020" (one or two authors named in full), from the book's references."""
+    path = Path(__file__).resolve().parents[1] / "references.bib"
+    names: dict[str, str] = {}
+    for entry in _BIB_ENTRY.finditer(path.read_text(encoding="utf-8") if path.exists() else ""):
+        fields = {m["field"]: m["value"] for m in _BIB_FIELD.finditer(entry["body"])}
+        authors = [a.split(",")[0].strip() for a in fields.get("author", "").split(" and ") if a.strip()]
+        if not authors:
+            continue
+        who = authors[0] if len(authors) == 1 else " and ".join(authors) if len(authors) == 2 else f"{authors[0]} et al."
+        names[entry["key"].strip()] = f"{who} {fields.get('year', '')}".strip()
+    return names
+
+
+_CITATIONS = _bibliography()
+_doc_titles: dict[str, str] = {}
+"""Page name (its last part) -> title, set by :func:`write_decks` so that a ``{doc}`` reads as its title."""
 
 _markdown = MarkdownIt("commonmark", {"html": False}).use(dollarmath_plugin).enable("table")
 _markdown.add_render_rule("math_inline", lambda self, tokens, idx, options, env: f"\\({html.escape(tokens[idx].content)}\\)")
@@ -94,14 +119,17 @@ def _role_text(match: re.Match[str]) -> str:
     """The plain text of a MyST role: a citation key as "Name year", a ``text <target>`` as text."""
     role, text = match["role"], match["text"]
     if role.startswith("cite"):
-        keys = [key.strip() for key in text.split(",")]
         named = []
-        for key in keys:
+        for key in (key.strip() for key in text.split(",")):
             found = _CITATION_KEY.match(key)
-            named.append(f"{found['name'].title()} {found['year']}" if found else key)
+            named.append(_CITATIONS.get(key) or (f"{found['name'].title()} {found['year']}" if found else key))
+        if role == "cite:t":  # the authors are the sentence's subject: "Kaplan et al. (2020)"
+            return "; ".join(re.sub(r" (\d{4})$", r" (\1)", name) for name in named)
         return "(" + "; ".join(named) + ")"
     if "<" in text and text.endswith(">"):
         return text[: text.index("<")].strip()
+    if role == "doc":
+        return _doc_titles.get(text.split("/")[-1], text)
     if role in ("numref", "ref", "eq"):
         return "(see the page)"
     return text
@@ -177,8 +205,14 @@ class _Reader:
             return
         if self.exercise is not None:
             self.exercise.append(text)
+            return
+        notes = self.slide.notes
+        continues = text == EQUATION_IN_NOTES or (notes and notes[-1].endswith(EQUATION_IN_NOTES)
+                                                   and re.match(r"[a-z,.;:]", text))
+        if notes and continues:
+            notes[-1] += " " + text  # the sentence an equation interrupted goes on
         else:
-            self.slide.notes.append(text)
+            notes.append(text)
 
     # -- markdown ---------------------------------------------------------------
 
@@ -193,12 +227,14 @@ class _Reader:
             if stripped == self.math_end:
                 self.show_math("\n".join(self.math))
                 self.math = None
+                self.equation_read()
             elif not (self.math_end != "$$" and re.match(r"^:[\w-]+:", stripped)):  # not a {math} option
                 self.math.append(line)
             return
         fence = _FENCE.match(stripped)
         if fence:
-            self.flush()
+            if fence["name"] != "math":
+                self.flush()
             self.open_directive(fence["fence"], fence["name"])
             return
         if self.directives and stripped == self.directives[-1][0]:
@@ -208,12 +244,11 @@ class _Reader:
         if self.directives and re.match(r"^:[\w-]+:", stripped):
             return  # a directive's option
         if stripped == "$$" or (stripped.startswith("$$") and not stripped.endswith("$$")):
-            self.flush()
             self.math, self.math_end = ([stripped[2:]] if stripped != "$$" else []), "$$"
             return
         if stripped.startswith("$$") and stripped.endswith("$$") and len(stripped) > 4:
-            self.flush()
             self.show_math(stripped[2:-2])
+            self.equation_read()
             return
         heading = _HEADING.match(line) if not self.directives else None
         if heading and not self.in_solution:
@@ -248,6 +283,13 @@ class _Reader:
         # are opened and closed on their own lines ("```{name}", options, "```").
         self.directives.append((fence, name))
 
+    def equation_read(self) -> None:
+        """Mark the equation's place in the notes' prose, so that the sentence around it reads on."""
+        if self.exercise is None:
+            self.paragraph.append(EQUATION_IN_NOTES)
+            if len(self.paragraph) == 1:  # the equation stood in a paragraph of its own
+                self.flush()
+
     def show_math(self, tex: str) -> None:
         if self.in_solution or not tex.strip():
             return
@@ -260,7 +302,8 @@ class _Reader:
     def show(self, block: str, *, figure: bool) -> None:
         """Put ``block`` on the slide, or on a next one of the same title when it is full."""
         if not self.slide.has_room(figure):
-            self.new_slide(self.slide.title)
+            title = self.slide.title if self.slide.title.endswith(CONTINUED) else self.slide.title + CONTINUED
+            self.new_slide(title)
         self.slide.shown.append(block)
         self.slide.figures += figure
 
@@ -278,13 +321,16 @@ class _Reader:
                           f'<figcaption>{caption}</figcaption></figure>', figure=True)
             return
         lines = cell.source.strip().splitlines()
-        if tags & HIDDEN_CODE_TAGS or not lines or len(lines) > MAX_CODE_LINES or self.slide.kind == "title":
+        if "remove-cell" in tags or not lines or self.slide.kind == "title":
             return
-        shown = f'<pre class="code"><code>{html.escape(cell.source.strip())}</code></pre>'
+        code_shown = not tags & HIDDEN_CODE_TAGS and len(lines) <= MAX_CODE_LINES
         printed = "" if tags & HIDDEN_OUTPUT_TAGS else _text_output(cell)
-        if printed and len(printed.splitlines()) <= MAX_OUTPUT_LINES:
+        printed_shown = bool(printed) and len(printed.splitlines()) <= MAX_OUTPUT_LINES
+        shown = f'<pre class="code"><code>{html.escape(cell.source.strip())}</code></pre>' if code_shown else ""
+        if printed_shown:  # what a cell prints is shown even when its code is too long for a slide
             shown += f'<pre class="output">{html.escape(printed)}</pre>'
-        self.show(shown, figure=False)
+        if shown:
+            self.show(shown, figure=False)
 
 
 def notebook_slides(notebook: nbformat.NotebookNode, *, chapter_number: str = "") -> list[Slide]:
@@ -299,7 +345,7 @@ def notebook_slides(notebook: nbformat.NotebookNode, *, chapter_number: str = ""
     reader.flush()
     for slide in reader.slides:
         if not slide.shown and slide.notes and slide.kind == "section":
-            slide.shown.append(render(slide.notes[0]))
+            slide.shown.append(render(slide.notes.pop(0)))  # on the slide, so not again in its notes
     return [slide for slide in reader.slides if not slide.is_empty() or slide.kind == "title"]
 
 
@@ -411,6 +457,7 @@ def write_decks(app: Sphinx, exception: Exception | None) -> None:
     (out / SLIDES_DIR).mkdir(exist_ok=True)
     executed = out.parent / "jupyter_execute"
     chapters = _chapters(app)
+    _doc_titles.update({page.split("/")[-1]: _title(app.env, page) for page in app.env.found_docs})
     for page, title in chapters:
         number = ".".join(map(str, app.env.toc_secnumbers.get(page, {}).get("", ())))
         slides = notebook_slides(nbformat.read(executed / f"{page}.ipynb", as_version=4), chapter_number=number)
