@@ -175,3 +175,11 @@ def test_a_scan_matches_a_run_on_a_larger_corpus_of_the_same_kind_and_settings(t
     assert chosen_learning_rate(scans, (model, batch, small.replace(n_tokens=5_000_000))) == 2e-3
     with pytest.raises(ValueError):  # another setting is another corpus
         chosen_learning_rate(scans, (model, batch, small.replace(n_rules=10)))
+    # A scan of the same model on a second size is its own scan, and then the size matters.
+    for lr, loss in zip((1e-3, 2e-3, 4e-3), (2.0, 1.9, 1.8)):
+        config = TrainConfig(model=model, corpus=small.replace(n_tokens=200_000), tokens=10_000, lr=lr)
+        store.put(run_record(fake_result(config, n_params=24_576, loss=loss), PROVENANCE))
+    scans = learning_rate_scan(load_table(tmp_path / "scan"))
+    assert len(scans) == 2 and chosen_learning_rate(scans, (model, batch, small)) == 2e-3
+    with pytest.raises(ValueError, match="2 learning-rate scans match"):
+        chosen_learning_rate(scans, (model, batch, small.replace(n_tokens=5_000_000)))

@@ -490,7 +490,9 @@ def test_one_allocation_exponent_for_every_modality_is_tested_before_it_is_compa
     row = found["universal_allocation_exponent"]
     assert row["reproduces"] is None and row["measured"] is None and verdict(row) == "cannot be measured"
     assert "do not share one exponent" in row["note"] and "arithmetic 0.5" in row["note"]
-    # Three modalities only: not recorded yet.
-    _write(tmp_path / "three" / "universality_allocation", apart[: 3 * 28])
+    # Three modalities, and the fourth at one budget only: not recorded yet (and no error).
+    one_budget = [r for r in apart[3 * 28:] if r.config.flops == BUDGETS[0]]
+    _write(tmp_path / "three" / "universality_allocation", apart[: 3 * 28] + one_budget)
     found = {row["claim"]: row for row in rows(tmp_path / "three", claims=claims)}
     assert verdict(found["universal_allocation_exponent"]) == "not recorded yet"
+    assert "arithmetic: fewer than 3 budgets" in found["universal_allocation_exponent"]["note"]

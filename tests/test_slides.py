@@ -113,3 +113,26 @@ def test_the_reveal_assets_the_decks_use_are_installed_and_fetch_nothing():
         assert (source / relative).is_file(), relative
     css = (source / "dist" / "theme" / "white.css").read_text()
     assert "@import url(http" not in css and "fonts.googleapis" not in css
+
+
+def test_code_fences_labelled_equations_and_exercises_with_equations_are_read_in_place():
+    markdown = nbformat.v4.new_markdown_cell
+    notebook = nbformat.v4.new_notebook(cells=[
+        markdown("# T\n\n## Commands\n\nRun this:\n\n```bash\n# not a heading\n$$\npython -m x\n```\n\nAfter it."),
+        markdown("## Laws\n\n$$ L = E + A/N $$ (eq-law)\n\nand then\n$$\nD = C / 6N\n$$\nends the law."),
+        markdown("```{exercise-start}\n```\nShow that\n$$\na = b\n$$\nholds.\n```{exercise-end}\n```\n\nProse after it."),
+    ])
+    deck = slides.notebook_slides(notebook)
+    assert [s.title for s in deck] == ["T", "Commands", "Laws", "Exercise 1", "Laws (continued)"]
+    commands, laws, exercise, after = deck[1:]
+    assert "# not a heading" in "\n".join(commands.notes) and "After it." in "\n".join(commands.notes)
+    assert [b for b in laws.shown if "L = E + A/N" in b] and [b for b in laws.shown if "D = C / 6N" in b]
+    shown = exercise.shown[0]
+    assert shown.index("Show that") < shown.index("a = b") < shown.index("holds.")
+    assert "Prose after it." in after.shown[0]  # a slide with nothing else shows its prose
+
+
+def test_citations_name_the_authors_as_the_bibliography_does():
+    assert slides.plain_markdown("{cite:p}`kaplan2020scaling`") == "(Kaplan et al. 2020)"
+    assert slides.plain_markdown("{cite:t}`kaplan2020scaling` fitted") == "Kaplan et al. (2020) fitted"
+    assert not any("{" in name for name in slides._CITATIONS.values())

@@ -316,7 +316,7 @@ def test_a_grid_reuses_the_runs_another_store_holds_and_trains_only_the_rest(tmp
     assert "1 copied" in str(summary)
     copied = ResultsStore(tmp_path / "ladder").get(configs[0].config_hash())
     original = ResultsStore(tmp_path / "scan").get(configs[0].config_hash())
-    assert copied["result"] == original["result"] and copied["provenance"]["copied_from"] == str(tmp_path / "scan")
+    assert copied["result"] == original["result"] and copied["provenance"]["copied_from"] == "scan"
     again = run_sweep(load_grid(grid), tmp_path / "ladder", progress=False, reuse_from=tmp_path / "scan")
     assert len(again.skipped) == 2 and not again.copied
     grid.write_text('[protocol]\nreuse_from = "nowhere"\n' + (tmp_path / "grid.toml").read_text())

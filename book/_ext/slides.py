@@ -59,15 +59,19 @@ HIDDEN_CODE_TAGS = frozenset({"remove-cell", "remove-input", "hide-input", "hide
 HIDDEN_OUTPUT_TAGS = frozenset({"remove-cell", "remove-output", "hide-output", "hide-cell"})
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}(?P<argument>.*)$")
+_PLAIN_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?!\{)[\w+-]*\s*$")
+"""A code fence without a directive (```bash): read verbatim, no heading or equation inside."""
+_DISPLAY_ONE_LINE = re.compile(r"^\$\$(?P<tex>.+?)\$\$\s*(\(\S+\))?$")
+_DISPLAY_END = re.compile(r"^(?P<tex>.*?)\$\$\s*(\(\S+\))?$")
 _HEADING = re.compile(r"^(?P<level>#{1,3})\s+(?P<title>.+?)\s*#*\s*$")
 _ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<text>[^`]*)`")
 _CITATION_KEY = re.compile(r"^(?P<name>[a-z]+?)(?P<year>\d{4})")
 _BIB_ENTRY = re.compile(r"@\w+\{(?P<key>[^,]+),(?P<body>.*?)\n\}", re.S)
-_BIB_FIELD = re.compile(r"(?P<field>author|year)\s*=\s*\{(?P<value>[^}]*)\}")
+_BIB_FIELD = re.compile(r"(?P<field>author|year)\s*=\s*\{(?P<value>\{?[^}]*\}?)\}")
 EQUATION_IN_NOTES = "(the equation on the slide)"
+"""What stands in the speaker notes where the prose had a display equation."""
 CONTINUED = " (continued)"
 """What the title of a section's second and later slides adds."""
-"""What stands in the speaker notes where the prose had a display equation."""
 
 
 def _bibliography() -> dict[str, str]:
@@ -75,7 +79,7 @@ def _bibliography() -> dict[str, str]:
     path = Path(__file__).resolve().parents[1] / "references.bib"
     names: dict[str, str] = {}
     for entry in _BIB_ENTRY.finditer(path.read_text(encoding="utf-8") if path.exists() else ""):
-        fields = {m["field"]: m["value"] for m in _BIB_FIELD.finditer(entry["body"])}
+        fields = {m["field"]: m["value"].strip("{}") for m in _BIB_FIELD.finditer(entry["body"])}
         authors = [a.split(",")[0].strip() for a in fields.get("author", "").split(" and ") if a.strip()]
         if not authors:
             continue
@@ -178,6 +182,7 @@ class _Reader:
 
     def __init__(self, exercise_prefix: str) -> None:
         self.exercise_prefix = exercise_prefix
+        self.section_title = ""  # the heading of the section being read
         self.slides: list[Slide] = []
         self.in_solution = False
         self.exercise: list[str] | None = None
@@ -185,6 +190,7 @@ class _Reader:
         self.directives: list[tuple[str, str]] = []  # open directives: (fence, name)
         self.math: list[str] | None = None  # the lines of a display equation being read
         self.math_end = ""  # the line that ends it: "$$" or the {math} block's fence
+        self.verbatim: str | None = None  # the opening of a plain code fence being read
         self.paragraph: list[str] = []
 
     @property
@@ -196,6 +202,8 @@ class _Reader:
     def new_slide(self, title: str, kind: str = "section") -> None:
         self.flush()
         self.slides.append(Slide(title=title, kind=kind))
+        if kind == "section" and not title.endswith(CONTINUED):
+            self.section_title = title
 
     def flush(self) -> None:
         """End the paragraph being read: into the exercise, or the slide's notes."""
@@ -219,15 +227,21 @@ class _Reader:
     def markdown(self, source: str) -> None:
         for line in source.splitlines():
             self.line(line)
-        self.flush()
+        self.end_cell()
 
     def line(self, line: str) -> None:
         stripped = line.strip()
+        if self.verbatim is not None:  # inside a plain code fence: its lines are prose for the notes
+            if stripped.startswith(self.verbatim) and not stripped.strip(self.verbatim[0]):
+                self.verbatim = None
+            self.paragraph.append(line)
+            return
         if self.math is not None:  # inside $$ ... $$ or a {math} block
-            if stripped == self.math_end:
-                self.show_math("\n".join(self.math))
-                self.math = None
-                self.equation_read()
+            if self.math_end == "$$" and _DISPLAY_END.match(stripped):  # "$$", "x $$" or "$$ (label)"
+                self.math.append(_DISPLAY_END.match(stripped)["tex"])
+                self.end_math()
+            elif self.math_end != "$$" and stripped.startswith(self.math_end) and not stripped.strip(self.math_end[0]):
+                self.end_math()
             elif not (self.math_end != "$$" and re.match(r"^:[\w-]+:", stripped)):  # not a {math} option
                 self.math.append(line)
             return
@@ -237,18 +251,24 @@ class _Reader:
                 self.flush()
             self.open_directive(fence["fence"], fence["name"])
             return
-        if self.directives and stripped == self.directives[-1][0]:
+        if self.directives and stripped.startswith(self.directives[-1][0]) \
+                and not stripped.strip(self.directives[-1][0][0]):  # a closing fence as long or longer
             self.flush()
             self.directives.pop()
             return
         if self.directives and re.match(r"^:[\w-]+:", stripped):
             return  # a directive's option
-        if stripped == "$$" or (stripped.startswith("$$") and not stripped.endswith("$$")):
-            self.math, self.math_end = ([stripped[2:]] if stripped != "$$" else []), "$$"
+        if _PLAIN_FENCE.match(stripped):
+            self.verbatim = _PLAIN_FENCE.match(stripped)["fence"]
+            self.paragraph.append(line)
             return
-        if stripped.startswith("$$") and stripped.endswith("$$") and len(stripped) > 4:
-            self.show_math(stripped[2:-2])
+        one_line = _DISPLAY_ONE_LINE.match(stripped)
+        if one_line:  # "$$ x $$" or "$$ x $$ (label)"
+            self.show_math(one_line["tex"])
             self.equation_read()
+            return
+        if stripped.startswith("$$"):
+            self.math, self.math_end = ([stripped[2:]] if stripped != "$$" else []), "$$"
             return
         heading = _HEADING.match(line) if not self.directives else None
         if heading and not self.in_solution:
@@ -273,15 +293,30 @@ class _Reader:
             self.exercise = []
         elif name == "exercise-end":
             self.exercises += 1
+            self.flush()
             self.slides.append(Slide(title=f"Exercise {self.exercise_prefix}{self.exercises}", kind="exercise",
                                      shown=[render("\n\n".join(self.exercise or []))]))
             self.exercise = None
+            self.slides.append(Slide(title=self.section_title + CONTINUED))  # what follows is the section's
         elif name == "math":
             self.math, self.math_end = [], fence
             return
         # A directive's content is read as prose (into the notes); the four markers above
         # are opened and closed on their own lines ("```{name}", options, "```").
         self.directives.append((fence, name))
+
+    def end_math(self) -> None:
+        self.show_math("\n".join(self.math or []))
+        self.math = None
+        self.equation_read()
+
+    def end_cell(self) -> None:
+        """A markdown cell ends every equation, fence and paragraph it opened (a cell that leaves
+        one open is malformed; what it held is kept)."""
+        if self.math is not None:
+            self.end_math()
+        self.verbatim = None
+        self.flush()
 
     def equation_read(self) -> None:
         """Mark the equation's place in the notes' prose, so that the sentence around it reads on."""
@@ -294,8 +329,8 @@ class _Reader:
         if self.in_solution or not tex.strip():
             return
         block = f'<div class="math">\\[{html.escape(tex.strip())}\\]</div>'
-        if self.exercise is not None:
-            self.exercise.append(f"$$\n{tex.strip()}\n$$")
+        if self.exercise is not None:  # in its place in the exercise's text
+            self.paragraph += ["", "$$", tex.strip(), "$$", ""]
         else:
             self.show(block, figure=False)
 

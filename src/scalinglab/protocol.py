@@ -46,11 +46,13 @@ MIN_SIZES_EACH_SIDE = 2
 
 LR_MATCH = ("config.model", "config.batch_size", "config.corpus")
 """Columns whose values identify one learning-rate scan: a model (architecture and shape) at one batch
-size on one corpus (a scan store may hold several corpora, as the universality scan does). A corpus
-is matched on its kind and settings but not its size ``n_tokens``: a scan trains every run on a
-fixed number of tokens, so a run that draws them from a larger corpus of the same kind sees the
-same distribution (the IsoFLOP runs that take their lr from a scan need larger corpora, so as
-not to repeat a token)."""
+size on one corpus (a scan store may hold several corpora, as the universality scan does).
+:func:`chosen_learning_rate` looks a run's scan up on these exactly, and only when there is none,
+on the same corpus but for its size ``n_tokens``, if exactly one scan matches so: a run on a
+*generated* corpus of the same kind and settings ("shapes", "arithmetic") draws from the same
+distribution whatever its size, and the IsoFLOP runs that take their lr from a scan need larger
+corpora, so as not to repeat a token. (A kind read from files in order, such as "docstrings",
+holds other documents at another size: give its scan the runs' own size.)"""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def _key(value: Any) -> str:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value) | {"arch": getattr(value, "arch", None)}
     elif isinstance(value, CorpusConfig):
-        value = {key: setting for key, setting in value.to_dict().items() if key != "n_tokens"}
+        value = value.to_dict()
     return json.dumps(value, sort_keys=True, default=str)
 
 
@@ -111,6 +113,16 @@ def learning_rate_scan(table: RunTable, match: Sequence[str] = LR_MATCH) -> dict
         lrs = tuple(sorted(by_lr))
         scans[key] = LearningRateScan(keys[key], lrs, tuple(float(np.mean(by_lr[lr])) for lr in lrs))
     return scans
+
+
+def _size_free(values: Sequence[Any]) -> str:
+    """:func:`scan_key` with every corpus's ``n_tokens`` left out."""
+    def without_size(value: Any) -> Any:
+        if isinstance(value, CorpusConfig):
+            return {key: setting for key, setting in value.to_dict().items() if key != "n_tokens"}
+        return value
+
+    return json.dumps([_key(without_size(value)) for value in values])
 
 
 def scan_key(values: Sequence[Any]) -> str:
@@ -144,6 +156,12 @@ def chosen_learning_rate(scans: dict[str, LearningRateScan], values: Sequence[An
             scanned (the basin's bottom may lie outside the scan: extend it).
     """
     scan = scans.get(scan_key(values))
+    if scan is None:
+        sized = [scan for scan in scans.values() if _size_free(scan.key) == _size_free(values)]
+        if len(sized) > 1:
+            raise ValueError(f"lr_from: {len(sized)} learning-rate scans match {what} on corpora of different "
+                             "sizes; scan it on the run's own corpus")
+        scan = sized[0] if sized else None
     if scan is None:
         raise ValueError(f"lr_from: the learning-rate scan has no runs for {what} (scanned: {len(scans)} models)")
     if not scan.interior:

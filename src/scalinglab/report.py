@@ -50,7 +50,7 @@ from .fit import (
     quietly,
     steps_and_tokens_to_reach,
 )
-from .icl import FewShotOutcomes, few_shot_slopes, plateau_interval, position_power_law
+from .icl import few_shot_slopes, plateau_interval, position_power_law
 from .ladders import (
     best_runs,
     few_shot_ladder,
@@ -721,6 +721,8 @@ def _universal_allocation(n_params: str) -> Callable[[RunTable], Measurement]:
         if missing:
             raise NotRecordedYet(f"{', '.join(missing)}: fewer than 3 budgets with a minimum")
         common = common_exponent(list(fits.values()), level=LEVEL)
+        if not math.isfinite(common.p_value):
+            raise CannotMeasure("every vertex lies exactly on its modality's line: the F test is undefined")
         each = "; ".join(f"{m} {fit.a:.2f} [{fit.intervals['a'][0]:.2f}, {fit.intervals['a'][1]:.2f}]"
                          for m, fit in fits.items())
         interior = []
@@ -754,7 +756,7 @@ for name, counting, n_params, reference_source, reference in (
         reference_source=reference_source,
         reference=reference,
         measure=_universal_allocation(n_params),
-        min_runs=12,
+        min_runs=36,  # four modalities, three budgets each, three sizes each
     ))
 
 

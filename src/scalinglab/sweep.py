@@ -354,7 +354,9 @@ def run_sweep(
     """Train every config that ``out`` does not hold yet, recording each as it finishes.
 
     A run that the store ``reuse_from`` holds (same run id) is copied from it instead of
-    trained, its provenance marked ``copied_from`` that store.
+    trained, its provenance marked ``copied_from`` that store's name. A grid's ``[protocol]
+    reuse_from`` is not applied by :func:`load_grid` (it leaves the configs as they are):
+    pass :func:`reuse_store` of the grid file here, as the ``sweep`` command does.
 
     Args:
         configs: the runs (e.g. from :func:`load_grid`).
@@ -395,7 +397,7 @@ def run_sweep(
     store = ResultsStore(out, create=True)
     for run_id in copied:
         record = source.get(run_id)
-        record["provenance"] = {**record.get("provenance", {}), "copied_from": str(reuse_from)}
+        record["provenance"] = {**record.get("provenance", {}), "copied_from": Path(reuse_from).resolve().name}
         store.put(record)
     executor = executor or InProcessExecutor()
     store_path = str(store.path)

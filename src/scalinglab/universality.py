@@ -77,23 +77,37 @@ def allocation_by_modality(
     :func:`~scalinglab.fit.isoflop_profiles` of final validation loss against the
     parameter count ``n_params`` (a column: ``"result.n_params"`` without the embeddings,
     Kaplan et al.'s count, or ``"result.n_params_with_embedding"``, Hoffmann et al.'s) at
-    each run's nominal FLOP budget ``config.flops``, with D_opt from the runs' tokens.
+    each run's nominal FLOP budget ``config.flops``, with D_opt from the runs' tokens. A
+    modality's runs may differ in their corpus's size ``n_tokens`` (a budget that needs
+    more data than the others gets a larger corpus of the same kind), in nothing else.
+    A modality with fewer than two budgets that have a minimum has no analysis yet and is
+    left out of the result (``isoflop_coverage`` of its runs says what it has).
 
     Raises:
         ValueError: a run with a token budget rather than a FLOP budget, a corpus kind that
-            is no modality, or two kinds of one modality.
+            is no modality, two kinds of one modality, or one kind with two settings.
     """
     fits: dict[str, IsoFLOPFit] = {}
+    seen: dict[str, str] = {}
     for kind, runs in table.group_by("config.corpus.kind").items():
         modality = modality_of(runs.results[0].config.corpus)
-        if modality in fits:
-            raise ValueError(f"table holds two corpora of the modality {modality!r}")
+        if modality in seen:
+            raise ValueError(f"table holds two corpora of the modality {modality!r}: {seen[modality]!r} and {kind!r}")
+        seen[modality] = kind
+        settings = {repr(sorted((k, v) for k, v in r.config.corpus.to_dict().items() if k != "n_tokens"))
+                    for r in runs.results}
+        if len(settings) > 1:
+            raise ValueError(f"the runs on {kind!r} use {len(settings)} settings of the corpus; one is allowed")
         flops = runs.column("config.flops")
         if any(value is None for value in flops):
             raise ValueError(f"every run on {kind!r} must have a FLOP budget (config.flops)")
-        fits[modality] = isoflop_profiles(
-            flops.astype(float), runs.column(n_params).astype(float),
-            runs.column("result.final_val_loss_nats").astype(float),
-            n_tokens=runs.column("result.tokens").astype(float), level=level,
-        )
+        try:
+            fits[modality] = isoflop_profiles(
+                flops.astype(float), runs.column(n_params).astype(float),
+                runs.column("result.final_val_loss_nats").astype(float),
+                n_tokens=runs.column("result.tokens").astype(float), level=level,
+            )
+        except ValueError as error:
+            if "budgets with a minimum" not in str(error):
+                raise
     return {modality: fits[modality] for modality in MODALITIES if modality in fits}

@@ -171,7 +171,8 @@ def _owner(owners: dict[tuple[int, str], tuple[str, str]], f: _File) -> tuple[st
 
 @dataclass(frozen=True)
 class _Extraction:
-    """Every module that has docstrings, as one document each (before the length filter)."""
+    """Every module with some content (its docstrings, or its source without them), one
+    document each (before the length filter)."""
 
     fingerprint: str
     files: list[_File]  # every file read (scalinglab's own left out)
