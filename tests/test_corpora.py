@@ -58,7 +58,8 @@ def _small_config(kind: str, tmp_path) -> CorpusConfig:
         path = tmp_path / "notes.txt"
         path.write_text("\n\n".join(f"Paragraph {i} says something about scaling." for i in range(40)), encoding="utf-8")
         return CorpusConfig(kind="files", paths=[str(path)], n_tokens=5_000)
-    return CorpusConfig(kind=kind, n_tokens=20_000 if kind == "images" else 5_000)
+    # (a package's module is long: a few of them, for a split by document)
+    return CorpusConfig(kind=kind, n_tokens={"images": 20_000, "package_code": 300_000}.get(kind, 5_000))
 
 
 # ---------------------------------------------------------------------------

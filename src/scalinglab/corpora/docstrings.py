@@ -429,7 +429,10 @@ def _files_used(ex: _Extraction, min_document_tokens: int) -> Iterable[Path]:
         yield roots[f.root] / f.relative
 
 
-def _kind(name: str, title: str, what: str) -> CorpusKind:
+def extracted_kind(name: str, title: str, what: str) -> CorpusKind:
+    """Register the kind ``name`` that reads the installed packages' modules: their docstrings
+    for ``"docstrings"``, their source without them otherwise (``what`` names it in the
+    parameter's help and errors)."""
     return register(CorpusKind(
         name=name,
         title=title,
@@ -445,5 +448,4 @@ def _kind(name: str, title: str, what: str) -> CorpusKind:
     ))
 
 
-KIND = _kind("docstrings", "docstrings of the installed packages", "docstrings")
-CODE_KIND = _kind("package_code", "Python source of the installed packages", "source")
+KIND = extracted_kind("docstrings", "docstrings of the installed packages", "docstrings")
