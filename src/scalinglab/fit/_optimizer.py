@@ -381,6 +381,10 @@ Objective = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 """``fun(theta (B, P), weights (B, n))`` -> (f (B,), gradient (B, P)): B problems at once."""
 
 
+SAME_OPTIMUM_RTOL = 1e-9
+"""Two starts whose objectives agree to this relative tolerance have found the same optimum."""
+
+
 def solve_objective(
     what: str, starts: np.ndarray, fun: Objective, n_points: int, *, n_bootstrap: int, seed: int,
     maxiter: int, ftol: float = FTOL,
@@ -419,6 +423,11 @@ def solve_objective(
         raise ValueError(f"{what}: the objective is not finite at any start (check the data)")
     results.sort(key=lambda result: result[1])
     theta, loss, converged = results[0]
+    # A start whose line search stops at the optimum (scipy reports "ABNORMAL") is converged
+    # when another start met the stopping rule at the same objective, to SAME_OPTIMUM_RTOL.
+    converged = converged or any(
+        done and abs(f - loss) <= SAME_OPTIMUM_RTOL * max(abs(loss), np.finfo(float).tiny) for _, f, done in results
+    )
     _warn_unless_converged(what, converged)
     if n_bootstrap == 0:
         return Solution(theta, loss, converged, None, 0)
