@@ -716,10 +716,17 @@ SHARED_EXPONENT_P_VALUE = 0.05
 
 def _universal_allocation(n_params: str) -> Callable[[RunTable], Measurement]:
     def measure(table: RunTable) -> Measurement:
-        fits = _quietly(lambda: allocation_by_modality(table, n_params, level=LEVEL))
-        missing = [m for m in MODALITIES if m not in fits or fits[m].budgets.size < 3]
+        every = _quietly(lambda: allocation_by_modality(table, n_params, level=LEVEL))
+        missing = [m for m in MODALITIES if m not in every or every[m].budgets.size < 3]
         if missing:
             raise NotRecordedYet(f"{', '.join(missing)}: fewer than 3 budgets with a minimum")
+        fits = _quietly(lambda: allocation_by_modality(table, n_params, level=LEVEL, interior_only=True))
+        short = [m for m in MODALITIES if m not in fits or fits[m].budgets.size < 3]
+        if short:  # a vertex at the edge of its profile is an extrapolation, not a measurement
+            counts = ", ".join(f"{m} {fits[m].budgets.size if m in fits else 0}" for m in short)
+            raise CannotMeasure(f"fewer than 3 budgets whose minimum is interior: {counts} (more sizes are needed "
+                                "there); with every budget, " + "; ".join(
+                                    f"{m} a = {fit.a:.2f}" for m, fit in every.items()))
         common = common_exponent(list(fits.values()), level=LEVEL)
         if not math.isfinite(common.p_value):
             raise CannotMeasure("every vertex lies exactly on its modality's line: the F test is undefined")
@@ -732,7 +739,8 @@ def _universal_allocation(n_params: str) -> Callable[[RunTable], Measurement]:
                                         runs.column("result.final_val_loss_nats").astype(float))
             modality = modality_of(runs.results[0].config.corpus)
             interior.append(f"{modality} {sum(b.interior for b in coverage)}/{len(coverage)}")
-        note = (f"each modality's a ({n_params}): {each}; F test of one exponent: F = {common.f_statistic:.2f}, "
+        note = (f"budgets whose minimum is interior only; each modality's a ({n_params}): {each}; "
+                f"F test of one exponent: F = {common.f_statistic:.2f}, "
                 f"p = {common.p_value:.3f}; budgets whose minimum is interior: {', '.join(interior)}")
         if common.p_value < SHARED_EXPONENT_P_VALUE:
             raise CannotMeasure(f"the modalities do not share one exponent: {note}")

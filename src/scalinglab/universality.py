@@ -16,9 +16,12 @@ for a shared value.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._checks import one_of, positive_int
 from .corpora import CorpusConfig
 from .fit import IsoFLOPFit, isoflop_profiles
+from .protocol import isoflop_coverage
 from .results import RunTable
 
 MODALITIES = ("text", "code", "images", "arithmetic")
@@ -69,7 +72,7 @@ def modality_of(corpus: CorpusConfig) -> str:
 
 
 def allocation_by_modality(
-    table: RunTable, n_params: str = "result.n_params", *, level: float = 0.9
+    table: RunTable, n_params: str = "result.n_params", *, level: float = 0.9, interior_only: bool = False
 ) -> dict[str, IsoFLOPFit]:
     """The IsoFLOP analysis of each modality of an allocation store, in :data:`MODALITIES` order.
 
@@ -81,7 +84,11 @@ def allocation_by_modality(
     modality's runs may differ in their corpus's size ``n_tokens`` (a budget that needs
     more data than the others gets a larger corpus of the same kind), in nothing else.
     A modality with fewer than two budgets that have a minimum has no analysis yet and is
-    left out of the result (``isoflop_coverage`` of its runs says what it has).
+    left out of the result (``isoflop_coverage`` of its runs says what it has). With
+    ``interior_only``, a budget whose least loss is not interior (fewer than
+    :data:`~scalinglab.protocol.MIN_SIZES_EACH_SIDE` sizes on a side,
+    :func:`~scalinglab.protocol.isoflop_coverage`) is left out before the fit: its vertex
+    would be an extrapolation.
 
     Raises:
         ValueError: a run with a token budget rather than a FLOP budget, a corpus kind that
@@ -101,6 +108,14 @@ def allocation_by_modality(
         flops = runs.column("config.flops")
         if any(value is None for value in flops):
             raise ValueError(f"every run on {kind!r} must have a FLOP budget (config.flops)")
+        if interior_only:
+            coverage = isoflop_coverage(flops.astype(float), runs.column(n_params).astype(float),
+                                        runs.column("result.final_val_loss_nats").astype(float))
+            kept = [b.flops for b in coverage if b.interior]
+            runs = runs.filter(lambda run: any(np.isclose(run.result.config.flops, f, rtol=0.01) for f in kept))
+            if not len(runs):
+                continue
+            flops = runs.column("config.flops")
         try:
             fits[modality] = isoflop_profiles(
                 flops.astype(float), runs.column(n_params).astype(float),
