@@ -115,14 +115,19 @@ def _requested_urls(browser: webdriver.Chrome) -> list[str]:
     return urls
 
 
+def _assert_offline_without_errors(browser: webdriver.Chrome, what: str) -> None:
+    """No console error since the page was opened, and no request to any host but localhost."""
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, f"console errors on {what}: {errors}"
+    outside = [url for url in _requested_urls(browser)
+               if urlparse(url).scheme in ("http", "https") and urlparse(url).hostname != "127.0.0.1"]
+    assert not outside, f"{what} requested {outside}"
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_offline_without_errors_with_math_and_figures(browser, server, page):
     _open(browser, f"{server}/{page}")
-    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert not errors, f"console errors on {page}: {errors}"
-    outside = [url for url in _requested_urls(browser)
-               if urlparse(url).scheme in ("http", "https") and urlparse(url).hostname != "127.0.0.1"]
-    assert not outside, f"{page} requested {outside}"
+    _assert_offline_without_errors(browser, page)
     if page.startswith("notebooks/"):
         assert browser.find_elements(By.CSS_SELECTOR, "mjx-container"), f"no typeset math on {page}"
     for image in browser.find_elements(By.CSS_SELECTOR, "main img, article img"):
@@ -236,11 +241,7 @@ def _open_deck(browser: webdriver.Chrome, url: str) -> None:
 @pytest.mark.parametrize("deck", DECKS)
 def test_a_deck_opens_offline_and_navigates_with_math_figures_and_notes(browser, server, deck):
     _open_deck(browser, f"{server}/{deck}")
-    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert not errors, f"console errors on {deck}: {errors}"
-    outside = [url for url in _requested_urls(browser)
-               if urlparse(url).scheme in ("http", "https") and urlparse(url).hostname != "127.0.0.1"]
-    assert not outside, f"{deck} requested {outside}"
+    _assert_offline_without_errors(browser, deck)
     total = browser.execute_script("return Reveal.getTotalSlides()")
     assert total >= 2, f"{deck} has {total} slides"
     browser.execute_script("Reveal.next()")
