@@ -12,7 +12,7 @@ import pytest
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "scalinglab"
 PACKAGE = "scalinglab"
 
-TORCH_FREE_ANALYSIS = ("icl", "ladders", "transfer", "universality", "plots", "protocol")
+TORCH_FREE_ANALYSIS = ("emergence", "icl", "ladders", "repetition", "transfer", "universality", "plots", "protocol")
 TORCH_SIDE = ("device", "model", "batches", "inference", "probes", "train", "sweep", "lab", "__main__")
 
 LAYERS: dict[str, int] = {

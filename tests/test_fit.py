@@ -461,8 +461,55 @@ def test_fit_data_constrained_rejects_bad_input():
         fit_data_constrained([1, 2, 4], [2.0, 2.1, 2.2], tokens=1e9)
     with pytest.raises(ValueError, match="^epochs and losses"):
         fit_data_constrained([1, 2, 4, 8], [2.0, 2.1, 2.2], tokens=1e9)
-    with pytest.raises(ValueError, match="^tokens must be a finite number > 0"):
+    with pytest.raises(ValueError, match="^tokens must be positive"):
         fit_data_constrained([1, 2, 4, 8], [2.0, 2.1, 2.2, 2.3], tokens=-1.0)
+    with pytest.raises(ValueError, match="^epochs and losses and tokens"):
+        fit_data_constrained([1, 2, 4, 8], [2.0, 2.1, 2.2, 2.3], tokens=[1e9, 1e9])
+    with pytest.raises(ValueError, match="^n_bootstrap"):
+        fit_data_constrained([1, 2, 4, 8], [2.0, 2.1, 2.2, 2.3], tokens=1e9, n_bootstrap=-1)
+
+
+def fresh_and_repeated(seed=None, noise=0.0):
+    """A fresh-data ladder (k = 1 at 1/64 to 1 of the budget) and repeated runs at the
+    budget (k = 2 to 64), from the law with R* = 15.4, with log-normal noise."""
+    budget = 1e10
+    fresh = budget / 2.0 ** np.arange(7)
+    repeated = 2.0 ** np.arange(1, 7)
+    epochs = np.concatenate([np.ones(fresh.size), repeated])
+    tokens = np.concatenate([fresh, np.full(repeated.size, budget)])
+    losses = data_constrained_losses(epochs, tokens=tokens)
+    if noise:
+        losses = losses * np.exp(np.random.default_rng(seed).normal(0, noise, losses.size))
+    return epochs, tokens, losses
+
+
+def test_fit_data_constrained_with_a_fresh_ladder_recovers_r_star():
+    epochs, tokens, losses = fresh_and_repeated()
+    fit = fit_data_constrained(epochs, losses, tokens=tokens)
+    assert fit.converged and fit.tokens == tokens.max()
+    assert fit.r_star == pytest.approx(15.4, rel=1e-3) and fit.beta == pytest.approx(0.3, rel=1e-3)
+    np.testing.assert_allclose(fit.predict(epochs, tokens), losses, rtol=1e-8)
+    # one epoch over a budget is fresh data: D' = D whatever R*
+    assert fit.predict(1.0, 1e9) == pytest.approx(1.0 + (1e10 / 1e9) ** 0.3)
+
+
+def test_data_constrained_bootstrap_interval_covers_the_truth():
+    """With 1% noise, the 90% bootstrap interval of R* holds the true 15.4 in most of six
+    noisy experiments, and the intervals narrow as the noise falls."""
+    covered, widths = 0, {}
+    for seed in range(6):
+        epochs, tokens, losses = fresh_and_repeated(seed, noise=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit = fit_data_constrained(epochs, losses, tokens=tokens, n_bootstrap=60, seed=seed)
+        low, high = fit.intervals["r_star"]
+        covered += low <= 15.4 <= high
+        assert fit.n_bootstrap + fit.n_bootstrap_dropped == 60 and low <= fit.r_star <= high
+        widths[seed] = high - low
+    assert covered >= 4
+    epochs, tokens, losses = fresh_and_repeated(0, noise=0.001)
+    quiet = fit_data_constrained(epochs, losses, tokens=tokens, n_bootstrap=60, seed=0)
+    assert quiet.intervals["r_star"][1] - quiet.intervals["r_star"][0] < widths[0]
 
 
 # ------------------------------------------------------------------ fit_transfer_law
@@ -533,12 +580,12 @@ def parabolic_isoflop_data():
 @pytest.fixture(scope="module")
 def every_fit():
     """One fit of every law, with the number of points and of bootstrap resamples asked for."""
-    epochs = np.array([1, 2, 4, 8, 16, 32, 64], dtype=float)
+    constrained = fresh_and_repeated(0, noise=0.003)
     return {
         "power law": (fit_power_law(*power_law_data(noise=0.01), n_bootstrap=30), 20, 30),
         "chinchilla": (fit_chinchilla(*chinchilla_data(noise=0.01)), 100, 0),
         "isoflop": (isoflop_profiles(*parabolic_isoflop_data()), 25, 0),
-        "data constrained": (fit_data_constrained(epochs, data_constrained_losses(epochs), tokens=1e10), 7, 0),
+        "data constrained": (fit_data_constrained(*constrained[::2], tokens=constrained[1], n_bootstrap=20), 13, 20),
         "transfer": (fit_transfer_law(*transfer_data(noise=0.1)), 11, 0),
     }
 
@@ -563,7 +610,7 @@ def test_every_law_has_the_common_fields(every_fit, law):
 def test_the_laws_without_bootstrap_say_where_their_intervals_come_from(every_fit):
     assert every_fit["isoflop"][0].intervals.keys() == {"a", "b"}
     assert every_fit["transfer"][0].intervals.keys() == {"k", "alpha", "beta"}
-    assert every_fit["data constrained"][0].intervals == {}
+    assert every_fit["data constrained"][0].intervals.keys() == {"E", "D0", "beta", "r_star"}
     assert every_fit["chinchilla"][0].intervals == {} and every_fit["chinchilla"][0].bootstrap == {}
 
 

@@ -48,6 +48,8 @@ LATER_CLAIMS = ("kaplan_overfitting_exponent", "critical_batch_size_exponent")
 ARCHITECTURE_CLAIMS = ("lstm_parameter_factor", "lstm_context_plateau_position", "gpt_position_power_law",
                        "bigger_models_more_sample_efficient", "few_shot_slope_grows_with_size")
 # (the architecture and few-shot claims are measured in tests/test_ladders.py)
+LIMIT_CLAIMS = ("repetition_r_star", "emergence_metric_extrapolation")
+# (measured in tests/test_emergence_repetition.py)
 
 
 def _write(path, results):
@@ -359,10 +361,11 @@ def test_a_new_claim_is_one_function_and_one_claim(fake_result, tmp_path):
 
 
 def test_the_registry_holds_the_claims_and_refuses_bad_ones():
-    assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS, *UNIVERSAL_CLAIMS, *LATER_CLAIMS, *ARCHITECTURE_CLAIMS]
+    assert list(CLAIMS) == [*LADDER_CLAIMS, *ISOFLOP_CLAIMS, *UNIVERSAL_CLAIMS, *LATER_CLAIMS, *ARCHITECTURE_CLAIMS,
+                            *LIMIT_CLAIMS]
     assert {claim.source for claim in CLAIMS.values()} == {
         "gpt_zipf_ladder", "isoflop_zipf_1k", "universality_allocation", "overfitting_zipf", "batch_scan_zipf",
-        "arch_ladder_docstrings", "icl_fewshot"}
+        "arch_ladder_docstrings", "icl_fewshot", "repetition_zipf_1k", "emergence_ladder"}
     assert CLAIMS["allocation_exponent_non_embedding"].reference_source == "Kaplan et al. 2020"
     assert CLAIMS["allocation_exponent_all_parameters"].reference_source == "Hoffmann et al. 2022"
     with pytest.raises(ValueError, match="is registered twice"):

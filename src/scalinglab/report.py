@@ -50,6 +50,7 @@ from .fit import (
     quietly,
     steps_and_tokens_to_reach,
 )
+from .emergence import METRIC_ERRORS, extrapolate_error, metric_error
 from .icl import few_shot_slopes, plateau_interval, position_power_law
 from .ladders import (
     best_runs,
@@ -62,6 +63,7 @@ from .ladders import (
     tokens_to_loss_slope,
 )
 from .protocol import isoflop_coverage
+from .repetition import fit_repetition, repetition_runs
 from .universality import MODALITIES, allocation_by_modality, modality_of
 from .results import RunTable, load_table, recorded_store
 from .store import STORE_MARKER
@@ -990,4 +992,92 @@ register(Claim(
     rule=Rule(side="above"),
     measure=_few_shot_slope_grows,
     min_runs=2,
+))
+
+
+MUENNIGHOFF_R_STAR = 15.4
+"""R*_D of the data-constrained law: repeated tokens lose worth over about 15 repetitions
+(Muennighoff et al. 2023)."""
+MIN_REPETITION_RUNS = 4
+"""Fresh runs, and repeated runs still improving at their end, that a size needs for its fit."""
+
+
+def _repetition_r_star(table: RunTable) -> Measurement:
+    sizes = repetition_runs(table)
+    fits = {}
+    for n_params, runs in sizes.items():
+        improving = runs.still_improving()
+        if (runs.fresh & improving).sum() < MIN_REPETITION_RUNS or (~runs.fresh & improving).sum() < MIN_REPETITION_RUNS:
+            continue
+        fits[n_params] = _quietly(lambda: fit_repetition(runs, n_bootstrap=N_BOOTSTRAP, seed=SEED, level=LEVEL))
+    if not fits:
+        raise NotRecordedYet(f"no size has {MIN_REPETITION_RUNS} fresh and {MIN_REPETITION_RUNS} repeated runs "
+                             "still improving at their end")
+    largest = max(fits)
+    fit = fits[largest]
+    if not fit.converged:
+        raise CannotMeasure(f"the fit of the {largest:,}-parameter runs did not converge")
+    each = "; ".join(f"N = {n:,}: R* = {f.r_star:.1f} [{f.intervals['r_star'][0]:.1f}, {f.intervals['r_star'][1]:.1f}] "
+                     f"from {f.n_points} runs" for n, f in fits.items())
+    overfit = sum(int((~runs.still_improving()).sum()) for runs in sizes.values())
+    return Measurement(fit.r_star, *fit.intervals["r_star"], note=(
+        f"the largest size (N = {largest:,}); final losses of fresh and repeated runs, {overfit} runs that overfit "
+        f"left out; {_bootstrap_note(fit, 'runs')}; each size: {each}"))
+
+
+register(Claim(
+    name="repetition_r_star",
+    claim="Repeated data loses its worth over about 15 repetitions: k epochs over U unique tokens are worth "
+          "D' = U (1 + R* (1 - exp(-(k - 1)/R*))) fresh tokens, with R* = 15.4.",
+    source="repetition_zipf_1k",
+    reference_source="Muennighoff et al. 2023",
+    reference=MUENNIGHOFF_R_STAR,
+    measure=_repetition_r_star,
+    min_runs=2 * MIN_REPETITION_RUNS,
+))
+
+
+EXTRAPOLATED_METRIC = "answer_loss_nats"
+"""The smooth metric that the emergence claim extrapolates (the loss on the answer)."""
+MIN_EMERGENCE_SIZES = 4
+"""Sizes an extrapolation needs: three to fit below the largest, and the largest."""
+
+
+def _emergence_extrapolation(table: RunTable) -> Measurement:
+    n_params = table.column("result.n_params").astype(float)
+    sizes = np.unique(n_params)
+    if sizes.size < MIN_EMERGENCE_SIZES:
+        raise NotRecordedYet(f"{sizes.size} sizes; the extrapolation needs {MIN_EMERGENCE_SIZES}")
+    fewest_seeds = min(int((n_params == size).sum()) for size in sizes)
+    if fewest_seeds < 2:
+        raise NotRecordedYet("a size with one seed; the interval resamples the seeds of every size, so it needs 2")
+    found = {}
+    for metric in METRIC_ERRORS:
+        errors = metric_error(metric, table.column(f"result.probes.skills.addition.{metric}"))
+        try:
+            found[metric] = extrapolate_error(n_params, errors, target_n_params=float(sizes[-1]),
+                                              n_bootstrap=N_BOOTSTRAP, seed=SEED, level=LEVEL)
+        except ValueError as error:  # an error of 0 at a fitted size has no log
+            if metric == EXTRAPOLATED_METRIC:
+                raise CannotMeasure(str(error)) from error
+    chosen = found[EXTRAPOLATED_METRIC]
+    seeds = len(table) / sizes.size
+    each = "; ".join(f"{METRIC_ERRORS[m]}: measured / predicted = {e.ratio:.2f} "
+                     f"[{e.ratio_interval[0]:.2f}, {e.ratio_interval[1]:.2f}]" for m, e in found.items())
+    return Measurement(chosen.ratio, *chosen.ratio_interval, note=(
+        f"a power law in N fitted to the {chosen.fitted_n_params.size} smaller sizes, extrapolated to "
+        f"N = {chosen.target_n_params:,.0f} ({seeds:.0f} seeds a size; {N_BOOTSTRAP} bootstrap resamples of the "
+        f"seeds within each size); {each}"))
+
+
+register(Claim(
+    name="emergence_metric_extrapolation",
+    claim="A metric that improves smoothly with size predicts the largest model from the smaller ones: the "
+          "loss on the answers to held-out sums, over what a power law fitted to the smaller models predicts, "
+          "is 1 (whereas exact match jumps).",
+    source="emergence_ladder",
+    reference_source="Schaeffer et al. 2023",
+    reference=1.0,
+    measure=_emergence_extrapolation,
+    min_runs=MIN_EMERGENCE_SIZES,
 ))

@@ -13,6 +13,9 @@ The words come from :data:`DEFAULT_WORDS`, split once into :data:`TRAINING_WORDS
 which the ``"fewshot"`` corpus (:func:`task_document`) uses, and the held-out
 :data:`EVALUATION_WORDS` (every fifth word), so that a model scored on them must
 apply the task to words it never saw it applied to.
+
+The scores of a completion against its answer live here too, for every chapter that
+scores answers: :func:`exact_match`, and :func:`digit_accuracy` for numbers.
 """
 
 from __future__ import annotations
@@ -196,3 +199,29 @@ def exact_match(completions: Sequence[str], answers: Sequence[str]) -> float:
             f"completions and answers must be non-empty and of the same length, got {len(completions)} and {len(answers)}"
         )
     return sum(c == a for c, a in zip(completions, answers)) / len(answers)
+
+
+def _leading_digits(completion: str) -> str:
+    return completion[: len(completion) - len(completion.lstrip("0123456789"))]
+
+
+def digit_accuracy(completions: Sequence[str], answers: Sequence[str]) -> float:
+    """Fraction of the answers' digits that the completions get right, aligned from the last digit.
+
+    A completion's digits are its leading run of digits (``"432="`` reads as ``"432"``).
+    Digit k from the right of an answer is right if the completion's digit k from the
+    right equals it; a digit the completion lacks counts wrong, and extra leading
+    digits are not counted (exact match catches them). Pooled over all answer digits.
+    """
+    if len(completions) != len(answers) or not answers:
+        raise ValueError(
+            f"completions and answers must be non-empty and of the same length, got {len(completions)} and {len(answers)}"
+        )
+    if not all(isinstance(answer, str) and answer.isascii() and answer.isdigit() for answer in answers):
+        raise ValueError("answers must be non-empty strings of digits 0-9")
+    right = sum(
+        x == y
+        for completion, answer in zip(completions, answers)
+        for x, y in zip(reversed(_leading_digits(completion)), reversed(answer))
+    )
+    return right / sum(len(answer) for answer in answers)

@@ -3,7 +3,7 @@
 Prompts start with a newline, as documents do: ``"\\n{a}+{b}="`` asks for ``"{a + b}"``
 and ``"\\nthe colour of {subject} is "`` for ``"{attribute}."`` (the corpus is
 :mod:`scalinglab.corpora.skills`). The model's greedy completion, cut at its newline, is
-scored by exact match and (sums) by :func:`digit_accuracy`; ``answer_loss_nats`` is the
+scored by exact match and (sums) by :func:`~scalinglab.tasks.digit_accuracy`; ``answer_loss_nats`` is the
 mean over every answer token and the newline that ends the line of
 -ln p(token | all before it), in nats/token, by teacher forcing (an untrained model
 scores about ln 256 = 5.55).
@@ -26,40 +26,13 @@ from ..corpora.skills import HELD_OUT_FRACTION, Fact, addition_problems, check_f
 from ..inference import answer_token_losses, greedy_completions
 from ..model import GPT, LSTM
 from ..runs import TrainConfig
-from ..tasks import exact_match
+from ..tasks import digit_accuracy, exact_match
 from .base import Probe, ProbeContext, register
 
 ADDITION_PROBLEMS = 500
 """Held-out sums the ``"skills"`` probe asks."""
 ADDITION_SEED = 1
 """Seed of the held-out sums the probe draws."""
-
-
-def _leading_digits(completion: str) -> str:
-    return completion[: len(completion) - len(completion.lstrip("0123456789"))]
-
-
-def digit_accuracy(completions: Sequence[str], answers: Sequence[str]) -> float:
-    """Fraction of the answers' digits that the completions get right, aligned from the last digit.
-
-    A completion's digits are its leading run of digits (``"432="`` reads as ``"432"``).
-    Digit k from the right of an answer is right if the completion's digit k from the
-    right equals it; a digit the completion lacks counts wrong, and extra leading
-    digits are not counted (exact match catches them). Pooled over all answer digits.
-    """
-    if len(completions) != len(answers) or not answers:
-        raise ValueError(
-            f"completions and answers must be non-empty and of the same length, got {len(completions)} and {len(answers)}"
-        )
-    if not all(isinstance(answer, str) and answer.isascii() and answer.isdigit() for answer in answers):
-        raise ValueError("answers must be non-empty strings of digits 0-9")
-    right = sum(
-        x == y
-        for completion, answer in zip(completions, answers)
-        for x, y in zip(reversed(_leading_digits(completion)), reversed(answer))
-    )
-    return right / sum(len(answer) for answer in answers)
-
 
 
 def _answer(
