@@ -3,6 +3,8 @@ transfer law, D_T = k D_F^alpha N^beta, is tested with the other fits in test_fi
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,6 +69,24 @@ def test_fine_tuning_config_sets_the_data_and_the_pretraining():
     assert pretrain.corpus == TEXT and pretrain.tokens == 4096 and pretrain.unique_tokens is None
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert config.config_hash() != fine_tuning_config(BASE, 8192).config_hash()
+
+
+def test_a_pretraining_lr_of_its_own_shares_the_pretraining_across_fine_tuning_rates():
+    """With pretrain_lr, fine-tuned runs at different lrs pre-train the same run (one cache
+    file, one pre-trained model); without it each lr pre-trains anew at its own rate."""
+    fine = [dataclasses.replace(fine_tuning_config(BASE, 8192, pretrain_corpus=TEXT, pretrain_tokens=4096), lr=lr,
+                                pretrain_lr=3e-3) for lr in (1e-4, 1e-3)]
+    assert {pretraining_config(c).config_hash() for c in fine} == {pretraining_config(fine[0]).config_hash()}
+    assert pretraining_config(fine[0]).lr == 3e-3 and pretraining_config(fine[0]).pretrain_lr is None
+    plain = [dataclasses.replace(c, pretrain_lr=None) for c in fine]
+    assert [pretraining_config(c).lr for c in plain] == [1e-4, 1e-3]
+    assert TrainConfig.from_dict(fine[0].to_dict()) == fine[0]
+    assert fine[0].config_hash() != plain[0].config_hash()
+    assert "pretrain_lr" not in BASE.identity()  # a default: old run ids are unchanged
+    with pytest.raises(ValueError, match="^pretrain_lr needs pretrain_corpus"):
+        dataclasses.replace(BASE, pretrain_lr=1e-3)
+    with pytest.raises(ValueError, match="^pretrain_lr must be"):
+        dataclasses.replace(fine[0], pretrain_lr=-1.0)
 
 
 def test_a_fine_tuning_set_larger_than_the_corpus_is_named():

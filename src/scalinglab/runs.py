@@ -194,6 +194,10 @@ class TrainConfig:
             this config's other settings, then trained ("fine-tuned") on ``corpus`` from
             those weights with a fresh optimiser and schedule. The result's tokens, FLOPs
             and curves count the fine-tuning only.
+        pretrain_lr: the peak learning rate of the pre-training (only with
+            ``pretrain_corpus``); None pre-trains at ``lr``. With it, the fine-tuning rate
+            can be scanned while every fine-tuned run starts from the same pre-trained
+            weights.
 
     Probe names are checked against the registry by :func:`scalinglab.probes.check_probes`,
     which training and sweeps call before a run starts.
@@ -221,6 +225,7 @@ class TrainConfig:
     probes: tuple[str, ...] = ()
     pretrain_corpus: CorpusConfig | None = None
     pretrain_tokens: int | None = None
+    pretrain_lr: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, tuple(MODEL_CONFIGS.values())):
@@ -259,6 +264,10 @@ class TrainConfig:
             raise ValueError(f"pretrain_corpus must be a CorpusConfig, got {type(self.pretrain_corpus).__name__}")
         if self.pretrain_tokens is not None:
             positive_int("pretrain_tokens", self.pretrain_tokens)
+        if self.pretrain_lr is not None:
+            positive_float("pretrain_lr", self.pretrain_lr)
+            if self.pretrain_corpus is None:
+                raise ValueError("pretrain_lr needs pretrain_corpus and pretrain_tokens (it sets the pre-training's lr)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (nested model and corpus dicts)."""

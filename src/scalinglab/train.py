@@ -181,15 +181,16 @@ def train_model(
 
 def pretraining_config(config: TrainConfig) -> TrainConfig:
     """The run that pre-trains ``config``'s model: its ``pretrain_tokens`` on its
-    ``pretrain_corpus``, with the model, optimiser and seed of ``config`` (one evaluation
-    at the default spacing, no probes: how the fine-tuning is evaluated does not change
-    the pre-training)."""
+    ``pretrain_corpus`` at its ``pretrain_lr`` (``lr`` when None), with the model,
+    optimiser settings and seed of ``config`` (one evaluation at the default spacing, no
+    probes: how the fine-tuning is evaluated does not change the pre-training)."""
     if config.pretrain_corpus is None or config.pretrain_tokens is None:
         raise ValueError("config: pretraining_config needs a config with pretrain_corpus and pretrain_tokens")
     return dataclasses.replace(
         config, corpus=config.pretrain_corpus, tokens=config.pretrain_tokens, flops=None, unique_tokens=None,
+        lr=config.lr if config.pretrain_lr is None else config.pretrain_lr,
         n_evals=1, eval_spacing=EVAL_SPACINGS[0], evaluation_probes=DEFAULT_EVALUATION_PROBES, probes=(),
-        pretrain_corpus=None, pretrain_tokens=None,
+        pretrain_corpus=None, pretrain_tokens=None, pretrain_lr=None,
     )
 
 
