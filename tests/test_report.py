@@ -48,8 +48,9 @@ LATER_CLAIMS = ("kaplan_overfitting_exponent", "critical_batch_size_exponent")
 ARCHITECTURE_CLAIMS = ("lstm_parameter_factor", "lstm_context_plateau_position", "gpt_position_power_law",
                        "bigger_models_more_sample_efficient", "few_shot_slope_grows_with_size")
 # (the architecture and few-shot claims are measured in tests/test_ladders.py)
-LIMIT_CLAIMS = ("repetition_r_star", "emergence_metric_extrapolation")
-# (measured in tests/test_emergence_repetition.py)
+LIMIT_CLAIMS = ("repetition_r_star", "emergence_metric_extrapolation", "transfer_data_exponent",
+                "transfer_size_exponent")
+# (measured in tests/test_emergence_repetition.py and tests/test_transfer.py)
 
 
 def _write(path, results):
@@ -365,7 +366,7 @@ def test_the_registry_holds_the_claims_and_refuses_bad_ones():
                             *LIMIT_CLAIMS]
     assert {claim.source for claim in CLAIMS.values()} == {
         "gpt_zipf_ladder", "isoflop_zipf_1k", "universality_allocation", "overfitting_zipf", "batch_scan_zipf",
-        "arch_ladder_docstrings", "icl_fewshot", "repetition_zipf_1k", "emergence_ladder"}
+        "arch_ladder_docstrings", "icl_fewshot", "repetition_zipf_1k", "emergence_ladder", "transfer_finetune"}
     assert CLAIMS["allocation_exponent_non_embedding"].reference_source == "Kaplan et al. 2020"
     assert CLAIMS["allocation_exponent_all_parameters"].reference_source == "Hoffmann et al. 2022"
     with pytest.raises(ValueError, match="is registered twice"):

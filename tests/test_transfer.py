@@ -113,3 +113,81 @@ def test_pretrained_weights_are_loaded_before_fine_tuning(tmp_path, monkeypatch)
     again = train(config)  # from the cache: the same run
     assert first.val_loss_nats == again.val_loss_nats
     assert first.val_loss_nats != train(fine_tuning_config(BASE, 4096)).val_loss_nats
+
+
+# ---------------------------------------------------------------------------
+# A store of fine-tuned and from-scratch runs, and the transfer claims
+
+
+def transfer_store_results(fake_result, *, alpha=0.2, beta=0.4, edge=False, in_warmup=False):
+    """Three widths; from scratch on D = 32k..8.4M code tokens with early-stopped loss
+    1 + (2e4 (128/d) / D)^0.4, fine-tuned on D_F = 32k..2.1M to the scratch loss at
+    D_F + D_T, D_T = 100 D_F^alpha N^beta; each point at three lrs, the middle one best
+    (or, with ``edge``, the highest), its best evaluation the ninth of 16 log-spaced ones
+    (or, with ``in_warmup``, the first, at 1% of the run)."""
+    text = CorpusConfig(kind="docstrings", n_tokens=35_000_000)
+    code = CorpusConfig(kind="package_code", n_tokens=35_000_000)
+    results = []
+    for d in (32, 64, 128):
+        n = 24 * d**2
+
+        def scratch_loss(tokens):
+            return 1.0 + (2e4 * (128 / d) / tokens) ** 0.4
+
+        points = [(u, None, scratch_loss(u)) for u in (32_768, 131_072, 524_288, 2_097_152, 8_388_608)]
+        points += [(u, text, scratch_loss(u + 100 * u**alpha * n**beta)) for u in (32_768, 131_072, 524_288, 2_097_152)]
+        for unique, pretrain, loss in points:
+            for lr, worse in ((1e-3, 0.05), (2e-3, 0.0), (4e-3, 0.03)):
+                worse = (0.0 if lr == 4e-3 else 0.02) if edge and pretrain is not None else worse
+                curve = [loss + worse + 0.3 * abs(i - 8) / 8 for i in range(16)]
+                if in_warmup and pretrain is not None:
+                    curve = [loss + worse + 0.01 * i for i in range(16)]
+                extra = {"pretrain_corpus": pretrain, "pretrain_tokens": 8_000_000, "pretrain_lr": 6e-3} if pretrain else {}
+                config = TrainConfig(model=GPTConfig(n_layer=2, n_head=4, d_model=d, n_ctx=64), corpus=code,
+                                     tokens=4 * unique, unique_tokens=unique, lr=lr, n_evals=16, **extra)
+                val_tokens = [int(t) for t in np.geomspace(4 * unique / 100, 4 * unique, 16)]
+                results.append(fake_result(config, n_params=n, val_loss_nats=curve, final_val_loss_nats=curve[-1],
+                                           val_tokens=val_tokens))
+    return results
+
+
+def _transfer_rows(tmp_path, results):
+    from scalinglab.report import CLAIMS, rows
+    from scalinglab.runs import run_record
+    from scalinglab.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "transfer_finetune", create=True)
+    for result in results:
+        store.put(run_record(result, {"device": "cpu", "date": "2026-01-01T00:00:00+00:00"}))
+    claims = [CLAIMS["transfer_data_exponent"], CLAIMS["transfer_size_exponent"]]
+    return {row["claim"]: row for row in rows(tmp_path, claims=claims)}
+
+
+def test_transfer_by_size_keeps_each_points_best_rate_and_measures_d_t(fake_result):
+    from scalinglab.transfer import transfer_by_size
+
+    sizes = transfer_by_size(transfer_store_results(fake_result))
+    assert list(sizes) == [24 * 32**2, 24 * 64**2, 24 * 128**2]
+    size = sizes[24 * 128**2]
+    assert size.d_model == 128 and size.scratch_tokens.size == 5 and size.fine_tuning_tokens.size == 4
+    assert np.all(size.fine_tuned_lr == 2e-3) and size.fine_tuned_lr_interior.all() and size.scratch_lr_interior.all()
+    assert np.allclose(size.best_at_fraction, np.geomspace(0.01, 1, 16)[8], rtol=1e-3)
+    truth = 100 * size.fine_tuning_tokens**0.2 * size.n_params**0.4
+    # D_E = D_F + D_T, interpolated between scratch points 4x apart (D_T, a difference, is less exact)
+    np.testing.assert_allclose(size.transferred_tokens + size.fine_tuning_tokens, truth + size.fine_tuning_tokens,
+                               rtol=0.1)
+    with pytest.raises(ValueError, match="^results must hold"):
+        transfer_by_size([])
+
+
+def test_the_transfer_claims_follow_the_exponents_and_the_protocol(fake_result, tmp_path):
+    found = _transfer_rows(tmp_path / "law", transfer_store_results(fake_result, alpha=0.18, beta=0.38))
+    assert found["transfer_size_exponent"]["measured"] == pytest.approx(0.38, abs=0.05)
+    assert found["transfer_data_exponent"]["measured"] == pytest.approx(0.18, abs=0.08)
+    assert "0 points whose best came inside the warm-up" in found["transfer_data_exponent"]["note"]
+    edge = _transfer_rows(tmp_path / "edge", transfer_store_results(fake_result, edge=True))
+    assert edge["transfer_size_exponent"]["measured"] is None
+    assert "edge of the rates tried" in edge["transfer_size_exponent"]["note"]
+    warm = _transfer_rows(tmp_path / "warm", transfer_store_results(fake_result, in_warmup=True))
+    assert warm["transfer_data_exponent"]["measured"] is None  # every point left out: nothing to fit
+    assert "12 points whose best came inside the warm-up" in warm["transfer_data_exponent"]["note"]

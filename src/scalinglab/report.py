@@ -46,6 +46,7 @@ from .fit import (
     fit_critical_batch_size,
     fit_kaplan,
     fit_power_law,
+    fit_transfer_law,
     isoflop_profiles,
     quietly,
     steps_and_tokens_to_reach,
@@ -66,6 +67,7 @@ from .protocol import isoflop_coverage
 from .repetition import fit_repetition, repetition_runs
 from .universality import MODALITIES, allocation_by_modality, modality_of
 from .results import RunTable, load_table, recorded_store
+from .transfer import transfer_by_size
 from .store import STORE_MARKER
 
 LEVEL = 0.9
@@ -1081,3 +1083,62 @@ register(Claim(
     measure=_emergence_extrapolation,
     min_runs=MIN_EMERGENCE_SIZES,
 ))
+
+
+HERNANDEZ_DATA_EXPONENT = 0.18
+"""alpha of D_T = k D_F^alpha N^beta, text to Python (Hernandez et al. 2021)."""
+HERNANDEZ_SIZE_EXPONENT = 0.38
+"""beta of the same fit."""
+MIN_TRANSFER_SIZES = 3
+"""Model sizes the transfer law needs (a beta, and a degree of freedom)."""
+
+
+def _transfer_exponent(parameter: str) -> Callable[[RunTable], Measurement]:
+    def measure(table: RunTable) -> Measurement:
+        sizes = {n: s for n, s in transfer_by_size(table.results).items()
+                 if s.scratch_tokens.size >= 2 and s.fine_tuning_tokens.size}
+        if len(sizes) < MIN_TRANSFER_SIZES:
+            raise NotRecordedYet(f"{len(sizes)} sizes with fine-tuned and from-scratch runs; the law needs "
+                                 f"{MIN_TRANSFER_SIZES}")
+        edges = [f"d_model {s.d_model} {kind} D = {d:,.0f}" for s in sizes.values()
+                 for kind, tokens, interior in (("fine-tuned", s.fine_tuning_tokens, s.fine_tuned_lr_interior),
+                                                ("from scratch", s.scratch_tokens, s.scratch_lr_interior))
+                 for d, inside in zip(tokens, interior) if not inside]
+        if edges:
+            raise CannotMeasure(f"the best lr sits at the edge of the rates tried for {', '.join(edges)} "
+                                "(extend those scans)")
+        warmup = table.results[0].config.warmup_fraction
+        d_f, n, d_t, in_warmup = [], [], [], 0
+        for size in sizes.values():
+            fine_tuned = size.best_at_fraction > warmup  # a best inside the warm-up is transfer without fine-tuning
+            in_warmup += int((~fine_tuned).sum())
+            d_f += size.fine_tuning_tokens[fine_tuned].tolist()
+            d_t += size.transferred_tokens[fine_tuned].tolist()
+            n += [size.n_params] * int(fine_tuned.sum())
+        usable = int(np.sum(np.isfinite(d_t) & (np.array(d_t) > 0)))
+        left_out = f"{in_warmup} points whose best came inside the warm-up left out"
+        if usable < 4:
+            raise CannotMeasure(f"{usable} points with a measured D_T > 0 (the law needs 4); {left_out}")
+        fit = _quietly(lambda: fit_transfer_law(d_f, n, d_t, level=LEVEL))
+        note = (f"D_T = k D_F^alpha N^beta over {fit.n_points} points of {len(sizes)} sizes, each at its best lr; "
+                f"{left_out}; Student-t interval")
+        return from_interval(fit, parameter, note)
+
+    return measure
+
+
+for name, parameter, reference, words in (
+    ("transfer_data_exponent", "alpha", HERNANDEZ_DATA_EXPONENT,
+     "grows with the fine-tuning data as D_F^0.18"),
+    ("transfer_size_exponent", "beta", HERNANDEZ_SIZE_EXPONENT, "grows with the model's size as N^0.38"),
+):
+    register(Claim(
+        name=name,
+        claim=f"What pre-training on text is worth in tokens of code, the effective data transferred D_T, {words} "
+              "(D_T = k D_F^alpha N^beta, fine-tuning to the early-stopped best).",
+        source="transfer_finetune",
+        reference_source="Hernandez et al. 2021",
+        reference=reference,
+        measure=_transfer_exponent(parameter),
+        min_runs=MIN_TRANSFER_SIZES * 4,
+    ))

@@ -10,11 +10,13 @@ one for one, with the fine-tuning data (:func:`scalinglab.fit.fit_transfer_law` 
 
 Both losses are *early-stopped* (the best validation loss of a run,
 :func:`early_stopped_loss`), since small fine-tuning sets are seen for many epochs.
+:func:`transfer_by_size` reads a store of fine-tuned and from-scratch runs, each data size
+at several learning rates, into D_T per size at each point's best rate.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -102,3 +104,87 @@ def effective_data_transferred(
     fine_tuned = positive_finite_array("fine_tuned_loss_nats", np.atleast_1d(fine_tuned_loss_nats))
     same_length(fine_tuning_tokens=fine_tuning, fine_tuned_loss_nats=fine_tuned)
     return effective_data_tokens(scratch_tokens, scratch_loss_nats, fine_tuned) - fine_tuning
+
+
+@dataclass(frozen=True)
+class TransferBySize:
+    """One model size's transfer, from a store of fine-tuned and from-scratch runs.
+
+    Every (kind, data) pair may hold runs at several learning rates: each keeps its best
+    (least early-stopped loss), and ``*_lr_interior`` says whether that rate lies inside
+    the rates tried (False: the best may lie beyond them, or only one rate was tried).
+
+    Attributes:
+        n_params, d_model: the size.
+        scratch_tokens: D of each from-scratch point (its unique tokens; a run on the
+            whole corpus counts its training tokens).
+        scratch_loss_nats, scratch_lr, scratch_lr_interior: its early-stopped loss, best
+            lr, and whether that lr is interior.
+        fine_tuning_tokens: D_F of each fine-tuned point.
+        fine_tuned_loss_nats, fine_tuned_lr, fine_tuned_lr_interior: likewise.
+        best_at_fraction: where in its run each fine-tuned point's best evaluation came,
+            as a fraction of the run's tokens (a best inside the warm-up is transfer
+            without fine-tuning).
+        transferred_tokens: D_T of each fine-tuned point
+            (:func:`effective_data_transferred`; NaN outside the scratch curve).
+    """
+
+    n_params: int
+    d_model: int
+    scratch_tokens: np.ndarray
+    scratch_loss_nats: np.ndarray
+    scratch_lr: np.ndarray
+    scratch_lr_interior: np.ndarray
+    fine_tuning_tokens: np.ndarray
+    fine_tuned_loss_nats: np.ndarray
+    fine_tuned_lr: np.ndarray
+    fine_tuned_lr_interior: np.ndarray
+    best_at_fraction: np.ndarray
+    transferred_tokens: np.ndarray
+
+
+def _best_over_lrs(runs: list[RunResult]) -> list[tuple[float, float, float, bool, float]]:
+    """(D, early-stopped loss, best lr, lr interior, best-at fraction) for each D of ``runs``."""
+    by_data: dict[float, list[RunResult]] = {}
+    for run in runs:
+        by_data.setdefault(float(run.config.unique_tokens or run.tokens), []).append(run)
+    points = []
+    for data, group in sorted(by_data.items()):
+        best = min(group, key=early_stopped_loss)
+        lrs = sorted({run.config.lr for run in group})
+        at = best.val_tokens[int(np.argmin(best.val_loss_nats))] / best.tokens
+        points.append((data, early_stopped_loss(best), best.config.lr, lrs[0] < best.config.lr < lrs[-1], at))
+    return points
+
+
+def transfer_by_size(results: list[RunResult]) -> dict[int, TransferBySize]:
+    """The fine-tuned and from-scratch points of each model size (non-embedding
+    parameters, smallest first), each at its best lr, with the transfer D_T.
+
+    A size needs from-scratch runs at two data sizes or more for D_T; without them its
+    ``transferred_tokens`` are NaN.
+    """
+    if not results:
+        raise ValueError("results must hold at least one run")
+    by_size: dict[int, list[RunResult]] = {}
+    for run in results:
+        by_size.setdefault(int(run.n_params), []).append(run)
+    found = {}
+    for n_params, runs in sorted(by_size.items()):
+        scratch = _best_over_lrs([run for run in runs if run.config.pretrain_corpus is None])
+        fine = _best_over_lrs([run for run in runs if run.config.pretrain_corpus is not None])
+        s_tokens, s_loss, s_lr, s_interior, _ = (np.array(column) for column in zip(*scratch)) if scratch \
+            else (np.array([]),) * 5
+        f_tokens, f_loss, f_lr, f_interior, f_at = (np.array(column) for column in zip(*fine)) if fine \
+            else (np.array([]),) * 5
+        transferred = effective_data_transferred(s_tokens, s_loss, f_tokens, f_loss) \
+            if len(scratch) >= 2 and fine else np.full(len(fine), np.nan)
+        found[n_params] = TransferBySize(
+            n_params=n_params, d_model=int(runs[0].config.model.d_model),
+            scratch_tokens=s_tokens.astype(float), scratch_loss_nats=s_loss.astype(float),
+            scratch_lr=s_lr.astype(float), scratch_lr_interior=s_interior.astype(bool),
+            fine_tuning_tokens=f_tokens.astype(float), fine_tuned_loss_nats=f_loss.astype(float),
+            fine_tuned_lr=f_lr.astype(float), fine_tuned_lr_interior=f_interior.astype(bool),
+            best_at_fraction=f_at.astype(float), transferred_tokens=np.asarray(transferred, dtype=float),
+        )
+    return found
