@@ -86,6 +86,9 @@ def test_training_flops_gpt3_matches_paper():
     flops = fermi.training_flops(fermi.GPT3.stated_params, fermi.GPT3.n_tokens)
     assert flops == pytest.approx(3.15e23)
     assert flops == pytest.approx(fermi.GPT3_STATED_TRAINING_FLOPS, rel=0.01)
+    # Chinchilla: 6 * 70e9 * 1.4e12 = 5.88e23 against the stated 5.76e23
+    chinchilla = fermi.training_flops(fermi.CHINCHILLA.stated_params, fermi.CHINCHILLA.n_tokens)
+    assert chinchilla == pytest.approx(fermi.CHINCHILLA_STATED_TRAINING_FLOPS, rel=0.03)
 
 
 def test_petaflop_s_days():

@@ -328,6 +328,9 @@ CHINCHILLA = ReferenceModel(
     learned_positions=False,
 )
 
+#: Chinchilla's training budget as stated by Hoffmann et al. (2022), the same as Gopher's.
+CHINCHILLA_STATED_TRAINING_FLOPS = 5.76e23
+
 
 # --- stocks of text -------------------------------------------------------------------
 
