@@ -155,7 +155,7 @@ def test_a_corrupt_record_is_left_out_of_the_table_with_a_warning(tiny_store):
 
 
 def test_the_repository_has_recorded_stores():
-    assert len(RECORDED_STORES) >= 10 and {"gpt_zipf", "lstm_zipf", "emergence_skills"} <= set(RECORDED_STORES)
+    assert len(RECORDED_STORES) >= 10 and {"gpt_zipf", "lstm_zipf", "emergence_ladder"} <= set(RECORDED_STORES)
 
 
 @pytest.mark.parametrize("name", RECORDED_STORES)
