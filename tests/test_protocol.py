@@ -67,6 +67,22 @@ def test_a_best_lr_at_the_edge_of_the_scan_is_refused(tmp_path, fake_result):
     assert scan_key((model(24), 32, CORPUS)) not in scans
 
 
+def test_a_scan_can_judge_each_run_by_its_early_stopped_loss(tmp_path, fake_result):
+    # the highest lr reaches the least loss midway and then overfits: last by its final loss,
+    # best by its early-stopped one
+    store = ResultsStore(tmp_path / "scan", create=True)
+    for lr, curve in ((1e-3, [2.0, 1.5, 1.4]), (2e-3, [2.0, 1.4, 1.3]), (4e-3, [2.0, 1.2, 1.6])):
+        config = TrainConfig(model=model(16), corpus=CORPUS, tokens=4096, batch_size=32, lr=lr)
+        store.put(run_record(fake_result(config, val_loss_nats=curve, final_val_loss_nats=curve[-1]), PROVENANCE))
+    table = load_table(tmp_path / "scan")
+    (final,) = learning_rate_scan(table).values()
+    (early,) = learning_rate_scan(table, loss="result.best_val_loss_nats").values()
+    assert final.best_lr == 2e-3 and final.interior
+    assert early.best_lr == 4e-3 and not early.interior and early.losses_nats == (1.4, 1.3, 1.2)
+    with pytest.raises(ValueError, match="^loss must be a result column"):
+        learning_rate_scan(table, loss="config.lr")
+
+
 def grid(lr_from: str | None = "scan", **base):
     spec = {
         "base": {"tokens": 4096, "batch_size": 32, "model": {"n_layer": 2, "n_head": 2, "n_ctx": 64},

@@ -151,22 +151,30 @@ def transfer_store_results(fake_result, *, alpha=0.2, beta=0.4, edge=False, in_w
     return results
 
 
-def _transfer_rows(tmp_path, results):
-    from scalinglab.report import CLAIMS, rows
+def _store(path, results):
+    """A results store at ``path`` holding ``results``."""
     from scalinglab.runs import run_record
     from scalinglab.store import ResultsStore
 
-    store = ResultsStore(tmp_path / "transfer_finetune", create=True)
+    store = ResultsStore(path, create=True)
     for result in results:
         store.put(run_record(result, {"device": "cpu", "date": "2026-01-01T00:00:00+00:00"}))
+    return path
+
+
+def _transfer_rows(tmp_path, results):
+    from scalinglab.report import CLAIMS, rows
+
+    _store(tmp_path / "transfer_finetune", results)
     claims = [CLAIMS["transfer_data_exponent"], CLAIMS["transfer_size_exponent"]]
     return {row["claim"]: row for row in rows(tmp_path, claims=claims)}
 
 
-def test_transfer_by_size_keeps_each_points_best_rate_and_measures_d_t(fake_result):
+def test_transfer_by_size_keeps_each_points_best_rate_and_measures_d_t(fake_result, tmp_path):
+    from scalinglab.results import RunTable, load_table
     from scalinglab.transfer import transfer_by_size
 
-    sizes = transfer_by_size(transfer_store_results(fake_result))
+    sizes = transfer_by_size(load_table(_store(tmp_path / "transfer", transfer_store_results(fake_result))))
     assert list(sizes) == [24 * 32**2, 24 * 64**2, 24 * 128**2]
     size = sizes[24 * 128**2]
     assert size.d_model == 128 and size.scratch_tokens.size == 5 and size.fine_tuning_tokens.size == 4
@@ -176,7 +184,9 @@ def test_transfer_by_size_keeps_each_points_best_rate_and_measures_d_t(fake_resu
     # D_E = D_F + D_T, interpolated between scratch points 4x apart (D_T, a difference, is less exact)
     np.testing.assert_allclose(size.transferred_tokens + size.fine_tuning_tokens, truth + size.fine_tuning_tokens,
                                rtol=0.1)
-    with pytest.raises(ValueError, match="^results must hold"):
+    with pytest.raises(ValueError, match="^table must hold"):
+        transfer_by_size(RunTable(()))
+    with pytest.raises(ValueError, match="^table must be a RunTable"):
         transfer_by_size([])
 
 

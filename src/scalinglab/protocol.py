@@ -62,7 +62,8 @@ class LearningRateScan:
     Attributes:
         key: the values of the matched columns (e.g. the model config and batch size).
         lrs: the peak learning rates scanned, increasing.
-        losses_nats: each lr's final validation loss (the mean over seeds), nats/token.
+        losses_nats: each lr's final validation loss (or the column the scan was judged by,
+            see :func:`learning_rate_scan`; the mean over seeds), nats/token.
         best_lr: the lr of least loss.
         interior: whether ``best_lr`` is neither the smallest nor the largest lr scanned.
     """
@@ -91,14 +92,21 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def learning_rate_scan(table: RunTable, match: Sequence[str] = LR_MATCH) -> dict[str, LearningRateScan]:
+def learning_rate_scan(
+    table: RunTable, match: Sequence[str] = LR_MATCH, *, loss: str = "result.final_val_loss_nats"
+) -> dict[str, LearningRateScan]:
     """The learning-rate scans in ``table``: key (JSON of the ``match`` columns) -> scan.
 
     Runs that agree on every ``match`` column form one scan; runs of one lr (several
     seeds) are averaged. A scan of fewer than two lrs is kept (its ``interior`` is False).
+    ``loss`` is the column each run is judged by, in nats/token: the final validation loss,
+    or ``"result.best_val_loss_nats"`` for the early-stopped one (the scan's
+    ``losses_nats`` then hold it).
     """
     if not match:
         raise ValueError("match must name at least one column")
+    if not loss.startswith("result."):
+        raise ValueError(f"loss must be a result column (result.*), got {loss!r}")
     groups: dict[str, dict[float, list[float]]] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     for run in table:
@@ -106,7 +114,7 @@ def learning_rate_scan(table: RunTable, match: Sequence[str] = LR_MATCH) -> dict
         key = scan_key(values)
         keys[key] = values
         groups.setdefault(key, {}).setdefault(float(run.value("config.lr")), []).append(
-            float(run.result.final_val_loss_nats)
+            float(run.value(loss))
         )
     scans = {}
     for key, by_lr in groups.items():

@@ -1095,7 +1095,7 @@ MIN_TRANSFER_SIZES = 3
 
 def _transfer_exponent(parameter: str) -> Callable[[RunTable], Measurement]:
     def measure(table: RunTable) -> Measurement:
-        sizes = {n: s for n, s in transfer_by_size(table.results).items()
+        sizes = {n: s for n, s in transfer_by_size(table).items()
                  if s.scratch_tokens.size >= 2 and s.fine_tuning_tokens.size}
         if len(sizes) < MIN_TRANSFER_SIZES:
             raise NotRecordedYet(f"{len(sizes)} sizes with fine-tuned and from-scratch runs; the law needs "

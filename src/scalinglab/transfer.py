@@ -8,8 +8,8 @@ what pre-training was worth in tokens of the new task. Hernandez et al. fit
 ``D_T = k D_F^alpha N^beta``: transfer grows with model size and, more slowly than
 one for one, with the fine-tuning data (:func:`scalinglab.fit.fit_transfer_law` fits it).
 
-Both losses are *early-stopped* (the best validation loss of a run,
-:func:`early_stopped_loss`), since small fine-tuning sets are seen for many epochs.
+Both losses are *early-stopped* (the least validation loss of a run,
+``RunResult.best_val_loss_nats``), since small fine-tuning sets are seen for many epochs.
 :func:`transfer_by_size` reads a store of fine-tuned and from-scratch runs, each data size
 at several learning rates, into D_T per size at each point's best rate.
 """
@@ -23,14 +23,9 @@ from numpy.typing import ArrayLike
 
 from ._checks import positive_finite_array, positive_int, same_length
 from .corpora import CorpusConfig, make_corpus
-from .runs import RunResult, TrainConfig
-
-
-def early_stopped_loss(result: RunResult) -> float:
-    """The least validation loss of a run over its evaluations (nats/token)."""
-    if not isinstance(result, RunResult):
-        raise ValueError(f"result must be a RunResult, got {type(result).__name__}")
-    return float(min(result.val_loss_nats))
+from .protocol import learning_rate_scan, scan_key
+from .results import RunTable
+from .runs import TrainConfig
 
 
 def fine_tuning_config(
@@ -143,44 +138,51 @@ class TransferBySize:
     transferred_tokens: np.ndarray
 
 
-def _best_over_lrs(runs: list[RunResult]) -> list[tuple[float, float, float, bool, float]]:
-    """(D, early-stopped loss, best lr, lr interior, best-at fraction) for each D of ``runs``."""
-    by_data: dict[float, list[RunResult]] = {}
-    for run in runs:
-        by_data.setdefault(float(run.config.unique_tokens or run.tokens), []).append(run)
+TRANSFER_POINT = ("config.model", "config.pretrain_corpus", "config.unique_tokens", "config.tokens")
+"""Columns whose values identify one point of a transfer store (its runs differ only in lr)."""
+
+
+def _points(table: RunTable) -> list[tuple[float, float, float, bool, float]]:
+    """(D, early-stopped loss, best lr, lr interior, best-at fraction) for each point of
+    ``table`` (one size, one kind), smallest D first; D is a run's unique tokens, or its
+    training tokens when it sees its corpus's tokens once."""
+    runs_of: dict[str, list] = {}
+    for run in table:
+        runs_of.setdefault(scan_key(tuple(run.value(column) for column in TRANSFER_POINT)), []).append(run.result)
     points = []
-    for data, group in sorted(by_data.items()):
-        best = min(group, key=early_stopped_loss)
-        lrs = sorted({run.config.lr for run in group})
+    for key, scan in learning_rate_scan(table, TRANSFER_POINT, loss="result.best_val_loss_nats").items():
+        _, _, unique, tokens = scan.key
+        best = min((run for run in runs_of[key] if run.config.lr == scan.best_lr), key=lambda run: run.best_val_loss_nats)
         at = best.val_tokens[int(np.argmin(best.val_loss_nats))] / best.tokens
-        points.append((data, early_stopped_loss(best), best.config.lr, lrs[0] < best.config.lr < lrs[-1], at))
-    return points
+        points.append((float(unique or tokens), min(scan.losses_nats), scan.best_lr, scan.interior, at))
+    return sorted(points)
 
 
-def transfer_by_size(results: list[RunResult]) -> dict[int, TransferBySize]:
-    """The fine-tuned and from-scratch points of each model size (non-embedding
-    parameters, smallest first), each at its best lr, with the transfer D_T.
+def transfer_by_size(table: RunTable) -> dict[int, TransferBySize]:
+    """The fine-tuned and from-scratch points of each model size of ``table`` (non-embedding
+    parameters, smallest first), each at its best lr by the early-stopped loss
+    (:func:`scalinglab.protocol.learning_rate_scan` over the runs of one point), with the
+    transfer D_T.
 
     A size needs from-scratch runs at two data sizes or more for D_T; without them its
     ``transferred_tokens`` are NaN.
     """
-    if not results:
-        raise ValueError("results must hold at least one run")
-    by_size: dict[int, list[RunResult]] = {}
-    for run in results:
-        by_size.setdefault(int(run.n_params), []).append(run)
+    if not isinstance(table, RunTable):
+        raise ValueError(f"table must be a RunTable (load_table), got {type(table).__name__}")
+    if not len(table):
+        raise ValueError("table must hold at least one run")
     found = {}
-    for n_params, runs in sorted(by_size.items()):
-        scratch = _best_over_lrs([run for run in runs if run.config.pretrain_corpus is None])
-        fine = _best_over_lrs([run for run in runs if run.config.pretrain_corpus is not None])
+    for n_params, runs in table.group_by("result.n_params").items():
+        scratch = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is None))
+        fine = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is not None))
         s_tokens, s_loss, s_lr, s_interior, _ = (np.array(column) for column in zip(*scratch)) if scratch \
             else (np.array([]),) * 5
         f_tokens, f_loss, f_lr, f_interior, f_at = (np.array(column) for column in zip(*fine)) if fine \
             else (np.array([]),) * 5
         transferred = effective_data_transferred(s_tokens, s_loss, f_tokens, f_loss) \
             if len(scratch) >= 2 and fine else np.full(len(fine), np.nan)
-        found[n_params] = TransferBySize(
-            n_params=n_params, d_model=int(runs[0].config.model.d_model),
+        found[int(n_params)] = TransferBySize(
+            n_params=int(n_params), d_model=int(runs.results[0].config.model.d_model),
             scratch_tokens=s_tokens.astype(float), scratch_loss_nats=s_loss.astype(float),
             scratch_lr=s_lr.astype(float), scratch_lr_interior=s_interior.astype(bool),
             fine_tuning_tokens=f_tokens.astype(float), fine_tuned_loss_nats=f_loss.astype(float),
