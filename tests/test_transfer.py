@@ -201,3 +201,20 @@ def test_the_transfer_claims_follow_the_exponents_and_the_protocol(fake_result, 
     warm = _transfer_rows(tmp_path / "warm", transfer_store_results(fake_result, in_warmup=True))
     assert warm["transfer_data_exponent"]["measured"] is None  # every point left out: nothing to fit
     assert "12 points whose best came inside the warm-up" in warm["transfer_data_exponent"]["note"]
+
+
+def test_the_law_leaves_out_points_whose_best_came_inside_the_warm_up(fake_result, tmp_path):
+    from scalinglab.results import load_table
+    from scalinglab.transfer import describe_transfer_scans, transfer_by_size, transfer_law_points
+
+    table = load_table(_store(tmp_path / "transfer", transfer_store_results(fake_result)))
+    sizes = transfer_by_size(table)
+    points = transfer_law_points(sizes, 0.05)
+    assert points.in_warmup == 0 and points.fine_tuning_tokens.size == 12
+    assert set(points.n_params) == set(sizes) and np.all(points.transferred_tokens > 0)
+    late = transfer_law_points(sizes, 0.5)  # every best came at 0.1 of its run: all inside this "warm-up"
+    assert late.in_warmup == 12 and late.fine_tuning_tokens.size == 0
+    with pytest.raises(ValueError, match="^warmup_fraction must be in"):
+        transfer_law_points(sizes, 1.0)
+    lines = describe_transfer_scans(table).splitlines()
+    assert len(lines) == 3 * 9 and all("best 0.002" in line and "(edge)" not in line for line in lines)

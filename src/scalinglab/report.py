@@ -67,7 +67,7 @@ from .protocol import isoflop_coverage
 from .repetition import fit_repetition, repetition_runs
 from .universality import MODALITIES, allocation_by_modality, modality_of
 from .results import RunTable, load_table, recorded_store
-from .transfer import transfer_by_size
+from .transfer import transfer_by_size, transfer_law_points
 from .store import STORE_MARKER
 
 LEVEL = 0.9
@@ -1107,19 +1107,13 @@ def _transfer_exponent(parameter: str) -> Callable[[RunTable], Measurement]:
         if edges:
             raise CannotMeasure(f"the best lr sits at the edge of the rates tried for {', '.join(edges)} "
                                 "(extend those scans)")
-        warmup = table.results[0].config.warmup_fraction
-        d_f, n, d_t, in_warmup = [], [], [], 0
-        for size in sizes.values():
-            fine_tuned = size.best_at_fraction > warmup  # a best inside the warm-up is transfer without fine-tuning
-            in_warmup += int((~fine_tuned).sum())
-            d_f += size.fine_tuning_tokens[fine_tuned].tolist()
-            d_t += size.transferred_tokens[fine_tuned].tolist()
-            n += [size.n_params] * int(fine_tuned.sum())
-        usable = int(np.sum(np.isfinite(d_t) & (np.array(d_t) > 0)))
-        left_out = f"{in_warmup} points whose best came inside the warm-up left out"
+        points = transfer_law_points(sizes, table.results[0].config.warmup_fraction)
+        d_t = points.transferred_tokens
+        usable = int(np.sum(np.isfinite(d_t) & (d_t > 0)))
+        left_out = f"{points.in_warmup} points whose best came inside the warm-up left out"
         if usable < 4:
             raise CannotMeasure(f"{usable} points with a measured D_T > 0 (the law needs 4); {left_out}")
-        fit = _quietly(lambda: fit_transfer_law(d_f, n, d_t, level=LEVEL))
+        fit = _quietly(lambda: fit_transfer_law(points.fine_tuning_tokens, points.n_params, d_t, level=LEVEL))
         note = (f"D_T = k D_F^alpha N^beta over {fit.n_points} points of {len(sizes)} sizes, each at its best lr; "
                 f"{left_out}; Student-t interval")
         return from_interval(fit, parameter, note)

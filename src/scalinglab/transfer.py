@@ -190,3 +190,66 @@ def transfer_by_size(table: RunTable) -> dict[int, TransferBySize]:
             best_at_fraction=f_at.astype(float), transferred_tokens=np.asarray(transferred, dtype=float),
         )
     return found
+
+
+
+@dataclass(frozen=True)
+class TransferLawPoints:
+    """The points a transfer law is fitted to: every fine-tuned point whose best came after
+    its warm-up, with the size's from-scratch curve to measure D_T.
+
+    Attributes:
+        fine_tuning_tokens, n_params, transferred_tokens: D_F, N and D_T of each point
+            (D_T NaN where the fine-tuned loss lies outside the scratch curve).
+        in_warmup: fine-tuned points left out because their best came inside the warm-up.
+    """
+
+    fine_tuning_tokens: np.ndarray
+    n_params: np.ndarray
+    transferred_tokens: np.ndarray
+    in_warmup: int
+
+
+def transfer_law_points(sizes: dict[int, TransferBySize], warmup_fraction: float) -> TransferLawPoints:
+    """The points of ``sizes`` (:func:`transfer_by_size`) for ``D_T = k D_F^alpha N^beta``.
+
+    A fine-tuned point whose best evaluation came at or before ``warmup_fraction`` of its
+    run is left out: it measures what the pre-trained model knew before fine-tuning had
+    begun (zero-shot transfer), not transfer by fine-tuning. Sizes without two
+    from-scratch points give no D_T and are left out too.
+    """
+    warmup_fraction = float(warmup_fraction)
+    if not 0 <= warmup_fraction < 1:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+    d_f, n, d_t, in_warmup = [], [], [], 0
+    for size in sizes.values():
+        if size.scratch_tokens.size < 2:
+            continue
+        fine_tuned = size.best_at_fraction > warmup_fraction
+        in_warmup += int((~fine_tuned).sum())
+        d_f += size.fine_tuning_tokens[fine_tuned].tolist()
+        d_t += size.transferred_tokens[fine_tuned].tolist()
+        n += [size.n_params] * int(fine_tuned.sum())
+    return TransferLawPoints(np.array(d_f, dtype=float), np.array(n, dtype=float), np.array(d_t, dtype=float),
+                             in_warmup)
+
+def describe_transfer_scans(table: RunTable) -> str:
+    """One line per point of a transfer store (a size, fine-tuned or from scratch, a D):
+    its non-embedding parameters N, each lr tried with its early-stopped loss (nats/token)
+    and the best lr, flagged when it sits at the edge of the rates tried."""
+    lines = []
+    scans = learning_rate_scan(table, TRANSFER_POINT, loss="result.best_val_loss_nats").values()
+    n_of = {run.result.config.model.d_model: run.result.n_params for run in table}
+
+    def order(scan):
+        model, pretrain, unique, tokens = scan.key
+        return model.d_model, pretrain is None, unique or tokens
+
+    for scan in sorted(scans, key=order):
+        model, pretrain, unique, tokens = scan.key
+        kind = "fine-tuned" if pretrain is not None else "scratch"
+        losses = "  ".join(f"{lr:.3g}: {loss:.3f}" for lr, loss in zip(scan.lrs, scan.losses_nats))
+        edge = "" if scan.interior else "  (edge)"
+        lines.append(f"N = {n_of[model.d_model]:>7,}  {kind:10s}  D = {unique or tokens:>9,}  {losses}  "
+                     f"best {scan.best_lr:.3g}{edge}")
+    return "\n".join(lines)
