@@ -13,7 +13,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "scalinglab"
 PACKAGE = "scalinglab"
 
 TORCH_FREE_ANALYSIS = ("emergence", "icl", "ladders", "repetition", "transfer", "universality", "plots", "protocol")
-TORCH_SIDE = ("device", "model", "batches", "inference", "probes", "train", "sweep", "lab", "__main__")
+TORCH_SIDE = ("device", "model", "batches", "inference", "probes", "train", "sweep", "extend_scans", "lab", "__main__")
 
 LAYERS: dict[str, int] = {
     PACKAGE: 0, "_checks": 0, "cache": 0, "mode": 0, "fermi": 0, "limits": 0, "tasks": 0,
@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     # The claims tested on the recorded stores, above the fits and analyses their measurements use:
     "report": 7,
     # The torch side, above the torch-free one (probes read the in-context score from icl):
-    "device": 8, "model": 9, "batches": 10, "inference": 11, "probes": 12, "train": 13, "sweep": 14, "lab": 15,
+    "device": 8, "model": 9, "batches": 10, "inference": 11, "probes": 12, "train": 13, "sweep": 14, "extend_scans": 15, "lab": 15,
     "__main__": 16,
 }
 """Each top-level module or subpackage of scalinglab -> its layer: a module may import its own

@@ -1,4 +1,5 @@
-"""The command line: ``python -m scalinglab sweep GRID.toml --out results/NAME``, ``show`` and ``report``."""
+"""The command line: ``python -m scalinglab sweep GRID.toml --out results/NAME``, ``extend-scans``, ``show``
+and ``report``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from concurrent.futures import Executor
 
 from . import report
+from .extend_scans import append_blocks, scan_extensions
+from .protocol import LR_MATCH
 from .results import load_table
 from .sweep import InProcessExecutor, load_grid, process_pool, reuse_store, run_sweep
 
@@ -20,6 +23,15 @@ scalinglab: run and inspect sweeps of training runs.
       Expand the grid file (see README, "Sweeps"), skip the runs that results/NAME
       already holds, and train the others, recording each as it finishes. Interrupt it
       at any time (Ctrl-C): restarting the same command re-does only unfinished runs.
+
+  python -m scalinglab extend-scans GRID.toml --store results/NAME [--match COLUMNS]
+                                    [--loss COLUMN] [--factor 2]
+      For each learning-rate scan of the store whose best rate sits at the edge of the
+      rates tried, append to the grid the same runs one rate further (a factor 2 by
+      default); then rerun the sweep, and again until nothing is appended. --match: the
+      comma-separated columns that identify one scan (default: model, batch size,
+      corpus); --loss: the column runs are judged by (default
+      result.final_val_loss_nats; result.best_val_loss_nats for early stopping).
 
   python -m scalinglab show results/NAME
       Print the runs of a results store as a table.
@@ -57,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--workers", type=int, default=1, help="processes for --executor process (default 1)")
     sweep.add_argument("--device", default=None, help="auto, cpu, cuda or mps (default: each config's own)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    extend = commands.add_parser("extend-scans", help="append the next rate past each edge of a store's scans to its grid")
+    extend.add_argument("grid", help="the TOML grid file the store was recorded from")
+    extend.add_argument("--store", required=True, help="the results store of the scans")
+    extend.add_argument("--match", default=",".join(LR_MATCH), help="comma-separated columns of one scan")
+    extend.add_argument("--loss", default="result.final_val_loss_nats", help="the column runs are judged by")
+    extend.add_argument("--factor", type=float, default=2.0, help="the step past the edge (default 2)")
     show = commands.add_parser("show", help="print the runs of a results store")
     show.add_argument("store", help="results store directory")
     check = commands.add_parser("report", help="check the course's claims against the recorded stores")
@@ -71,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--results must be a directory of results stores, got {args.results!r}")
             found = report.rows(args.results)
             print(json.dumps(found, indent=2) if args.json else report.to_text(found))
+            return 0
+        if args.command == "extend-scans":
+            match = [column.strip() for column in args.match.split(",") if column.strip()]
+            extensions = scan_extensions(args.grid, args.store, match=match, loss=args.loss, factor=args.factor)
+            if not extensions:
+                print(f"{args.store}: every scan's best rate is interior (or already extended in {args.grid})")
+                return 0
+            print(append_blocks(args.grid, extensions))
+            print(f"appended {len(extensions)} runs to {args.grid}; record them with the sweep command")
             return 0
         if args.command == "show":
             table = load_table(args.store)
