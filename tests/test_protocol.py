@@ -14,6 +14,7 @@ from scalinglab.protocol import (
     convergence_slope,
     data_slope,
     is_converged,
+    LearningRateScan,
     isoflop_coverage,
     learning_rate_scan,
     run_convergence_slope,
@@ -54,6 +55,14 @@ def test_the_scan_keeps_each_models_lr_of_least_loss(tmp_path, fake_result):
     assert by_width[16].lrs == LRS and all(scan.interior for scan in scans.values())
     assert by_width[64].losses_nats[1] == pytest.approx(1.0005)  # the mean over the two seeds
     assert chosen_learning_rate(scans, (model(64), 32, CORPUS)) == 3e-3
+
+
+def test_a_diverged_run_is_never_the_best_of_its_scan():
+    nan = float("nan")
+    scan = LearningRateScan(key=("m",), lrs=(1e-3, 2e-3, 4e-3), losses_nats=(nan, 1.2, 1.5))
+    assert scan.best_lr == 2e-3 and scan.best_loss_nats == 1.2 and scan.interior
+    diverged_above = LearningRateScan(key=("m",), lrs=(1e-3, 2e-3, 4e-3), losses_nats=(1.4, float("inf"), nan))
+    assert diverged_above.best_lr == 1e-3 and not diverged_above.interior
 
 
 def test_a_best_lr_at_the_edge_of_the_scan_is_refused(tmp_path, fake_result):

@@ -10,7 +10,7 @@ import sys
 from concurrent.futures import Executor
 
 from . import report
-from .extend_scans import append_blocks, scan_extensions
+from .extend_scans import append_blocks, pending_runs, scan_extensions
 from .protocol import LR_MATCH
 from .results import load_table
 from .sweep import InProcessExecutor, load_grid, process_pool, reuse_store, run_sweep
@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             match = [column.strip() for column in args.match.split(",") if column.strip()]
             extensions = scan_extensions(args.grid, args.store, match=match, loss=args.loss, factor=args.factor)
             if not extensions:
-                print(f"{args.store}: every scan's best rate is interior (or already extended in {args.grid})")
+                pending = pending_runs(args.grid, args.store)
+                print(f"{args.grid}: {pending} planned runs not yet in {args.store}: record them, then extend again"
+                      if pending else f"{args.store}: every scan's best rate is interior")
                 return 0
             print(append_blocks(args.grid, extensions))
             print(f"appended {len(extensions)} runs to {args.grid}; record them with the sweep command")

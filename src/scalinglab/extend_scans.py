@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import os
-import tomllib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from typing import Any
 from .protocol import LR_MATCH, learning_rate_scan, scan_key
 from .results import load_table
 from .runs import TrainConfig
-from .sweep import expand_grid
+from .sweep import expand_grid, load_grid, read_grid_spec, tomllib
+from .train import settle_arithmetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,21 +50,17 @@ class ScanExtension:
     block: dict[str, list[Any]]
 
 
-def _blocks(spec: dict[str, Any]) -> list[dict[str, list[Any]]]:
+def _narrowed_blocks(spec: dict[str, Any], source: str) -> dict[str, tuple[dict[str, list[Any]], TrainConfig]]:
+    """Run id (as the sweep makes it on this machine) -> the grid's block narrowed to the one
+    combination that makes that run, and the run's config as the grid writes it."""
     axes = spec.get("axes", {})
-    return list(axes) if isinstance(axes, list) else [axes]
-
-
-def _block_of(spec: dict[str, Any], config: TrainConfig) -> dict[str, list[Any]] | None:
-    """The grid's block narrowed to the one combination that expands to ``config``, or None."""
-    target = config.config_hash()
-    for block in _blocks(spec):
+    found = {}
+    for block in axes if isinstance(axes, list) else [axes]:
         for combination in itertools.product(*block.values()):
             narrowed = {key: [value] for key, value in zip(block, combination)}
-            (made,) = expand_grid({"base": spec.get("base", {}), "axes": narrowed})
-            if made.config_hash() == target:
-                return narrowed
-    return None
+            (expanded,) = expand_grid({"base": spec.get("base", {}), "axes": narrowed}, source=source)
+            found[settle_arithmetic(expanded).config_hash()] = (narrowed, expanded)
+    return found
 
 
 def scan_extensions(
@@ -76,80 +74,110 @@ def scan_extensions(
     """The runs that take each edge scan of the store one rate further (see the module doc).
 
     ``match`` and ``loss`` define the scans as :func:`scalinglab.protocol.learning_rate_scan`
-    does. A scan of one rate is extended both ways. Runs the store or the grid already
-    holds are not proposed again.
+    does (a diverged run is never a scan's best; a scan whose every run diverged counts as
+    best at its lowest rate, so it is extended downward). A scan of one rate is extended both
+    ways. A scan with runs the grid plans but the store does not hold yet is left alone
+    (record the grid first), and so is a next rate the grid already plans.
 
     Raises:
-        ValueError: ``factor`` not above 1, a grid that takes its rates from a scan
-            (``lr_from``), or an edge run that no block of the grid makes.
+        ValueError: ``factor`` not a finite number above 1, ``match`` naming ``config.lr``,
+            a grid that takes its rates from a scan (``lr_from``), or an edge run that no
+            block of the grid makes.
     """
-    if not factor > 1:
-        raise ValueError(f"factor must be above 1, got {factor}")
-    spec = tomllib.loads(Path(grid_path).read_text())
+    if not (math.isfinite(factor) and factor > 1):
+        raise ValueError(f"factor must be a finite number above 1, got {factor}")
+    if "config.lr" in match:
+        raise ValueError("match must not name config.lr: a scan is the runs that differ in it")
+    source = str(grid_path)
+    spec = read_grid_spec(grid_path)
     if "lr_from" in spec.get("protocol", {}):
-        raise ValueError(f"grid {grid_path} takes its rates from a scan (lr_from): extend that scan's grid instead")
+        raise ValueError(f"grid {source} takes its rates from a scan (lr_from): extend that scan's grid instead")
     table = load_table(store_path)
-    planned = {config.config_hash() for config in expand_grid(spec, base_dir=Path(grid_path).parent)}
+    recorded = {run.run_id for run in table}
+    planned = expand_grid(spec, source=source, base_dir=Path(grid_path).parent)
+    planned_hashes = {config.config_hash() for config in planned}
+    blocks = _narrowed_blocks(spec, source)
+    pending_keys = {scan_key(tuple(_value(config, column) for column in match))
+                    for config in planned if settle_arithmetic(config).config_hash() not in recorded}
     extensions: dict[str, ScanExtension] = {}
     for key, scan in learning_rate_scan(table, match, loss=loss).items():
-        if scan.interior:
+        if scan.interior or key in pending_keys:
             continue
-        beyond = []
+        next_lrs = []
         if scan.best_lr == scan.lrs[0]:
-            beyond.append(scan.best_lr / factor)
+            next_lrs.append(scan.best_lr / factor)
         if scan.best_lr == scan.lrs[-1]:
-            beyond.append(scan.best_lr * factor)
-        edge_runs = [run.result.config for run in table
-                     if scan_key(tuple(run.value(column) for column in match)) == key
-                     and run.result.config.lr == scan.best_lr]
-        for config, lr in itertools.product(edge_runs, beyond):
-            block = _block_of(spec, config)
-            if block is None:
-                raise ValueError(f"no [[axes]] block of {grid_path} makes the edge run {config.config_hash()[:8]} "
-                                 f"(lr {config.lr:g}): was the grid edited since it was recorded?")
-            block["lr"] = [float(f"{lr:.6g}")]
-            new = dataclasses.replace(config, lr=block["lr"][0])
-            (made,) = expand_grid({"base": spec.get("base", {}), "axes": block})
-            if made.config_hash() != new.config_hash():  # e.g. lr set in a way the block cannot override
-                raise ValueError(f"the block for run {config.config_hash()[:8]} does not reproduce it at lr {lr:g}")
-            if new.config_hash() not in planned:
+            next_lrs.append(scan.best_lr * factor)
+        edge_runs = [run for run in table if run.result.config.lr == scan.best_lr
+                     and scan_key(tuple(run.value(column) for column in match)) == key]
+        for run, lr in itertools.product(edge_runs, next_lrs):
+            if run.run_id not in blocks:
+                raise ValueError(f"no [[axes]] block of {source} makes the edge run {run.run_id[:8]} "
+                                 f"(lr {scan.best_lr:g}): was the grid edited since it was recorded?")
+            narrowed, grid_config = blocks[run.run_id]
+            block = {**narrowed, "lr": [lr]}
+            new = dataclasses.replace(grid_config, lr=lr)
+            if new.config_hash() not in planned_hashes:
                 extensions[new.config_hash()] = ScanExtension(new, scan.best_lr, block)
     return list(extensions.values())
 
 
-def _toml(value: Any) -> str:
-    """``value`` as a TOML value: numbers, strings, booleans, lists and inline tables."""
+def pending_runs(grid_path: str | os.PathLike[str], store_path: str | os.PathLike[str]) -> int:
+    """How many runs the grid plans that the store does not hold yet (run ids as the sweep
+    makes them on this machine)."""
+    recorded = {run.run_id for run in load_table(store_path)}
+    return sum(settle_arithmetic(config).config_hash() not in recorded for config in load_grid(grid_path))
+
+
+def _value(config: TrainConfig, column: str) -> Any:
+    """A ``config.*`` column of a config that has no record yet (as ``RunTable`` reads it)."""
+    head, _, path = column.partition(".")
+    if head != "config":
+        raise ValueError(f"match columns must be config.* columns, got {column!r}")
+    value: Any = config
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _toml(value: Any, key: str) -> str:
+    """``value`` (of grid key ``key``) as a TOML value: numbers, strings, booleans, lists and
+    inline tables."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value)
+        return repr(value)  # repr round-trips a float exactly, and is valid TOML (1e-05, inf, nan)
     if isinstance(value, str):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
+        return "[" + ", ".join(_toml(item, key) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
-    raise ValueError(f"a grid value must be a number, string, boolean, list or table, got {value!r}")
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml(v, key)}" for k, v in value.items()) + "}"
+    raise ValueError(f"grid key {key!r}: a value must be a number, string, boolean, list or table, got {value!r}")
 
 
 def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").isalnum() else json.dumps(key)
+    """``key`` bare where TOML allows it, quoted otherwise (``"model.d_model"`` stays one key)."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
 
 
 def append_blocks(grid_path: str | os.PathLike[str], extensions: Sequence[ScanExtension]) -> str:
     """Append each extension's block to the grid file (with a comment naming its edge), and
-    return the text appended; the grid is read back to check it still expands."""
+    return the text appended. A grid written with one ``[axes]`` table has it renamed
+    ``[[axes]]`` first (a list of one block: the same runs). The new grid is checked to
+    expand before it is written."""
     path = Path(grid_path)
     text = "".join(
         f"\n# extended scan: the best lr {extension.edge_lr:g} sat at the edge of the rates tried\n[[axes]]\n"
-        + "".join(f"{_toml_key(key)} = {_toml(values)}\n" for key, values in extension.block.items())
+        + "".join(f"{_toml_key(key)} = {_toml(values, key)}\n" for key, values in extension.block.items())
         for extension in extensions
     )
     original = path.read_text()
-    path.write_text(original + text)
+    if isinstance(read_grid_spec(path).get("axes"), dict):
+        original = re.sub(r"(?m)^\[axes\][ \t]*$", "[[axes]]", original, count=1)
     try:
-        expand_grid(tomllib.loads(path.read_text()), source=str(path), base_dir=path.parent)
-    except (ValueError, tomllib.TOMLDecodeError):
-        path.write_text(original)
-        raise
+        expand_grid(tomllib.loads(original + text), source=str(path), base_dir=path.parent)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"grid file {path}: the extended grid is not valid TOML: {error}") from error
+    path.write_text(original + text)
     return text

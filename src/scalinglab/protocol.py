@@ -73,14 +73,25 @@ class LearningRateScan:
     losses_nats: tuple[float, ...]
 
     @property
+    def _best_index(self) -> int:
+        """The index of the least loss, a diverged run's (NaN or infinite) counting as the worst."""
+        losses = np.asarray(self.losses_nats, dtype=float)
+        return int(np.argmin(np.where(np.isfinite(losses), losses, np.inf)))
+
+    @property
     def best_lr(self) -> float:
-        """The scanned lr of least final validation loss."""
-        return self.lrs[int(np.argmin(self.losses_nats))]
+        """The scanned lr of least final validation loss (a diverged run is never the best)."""
+        return self.lrs[self._best_index]
+
+    @property
+    def best_loss_nats(self) -> float:
+        """The loss at :attr:`best_lr` (nats/token)."""
+        return self.losses_nats[self._best_index]
 
     @property
     def interior(self) -> bool:
         """True when the best lr has a scanned value on each side of it."""
-        return 0 < int(np.argmin(self.losses_nats)) < len(self.lrs) - 1
+        return 0 < self._best_index < len(self.lrs) - 1
 
 
 def _key(value: Any) -> str:

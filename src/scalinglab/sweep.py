@@ -70,16 +70,21 @@ _SUB_TABLES = {"model", "corpus", "pretrain_corpus"}
 # Grids
 
 
-def load_grid(path: str | os.PathLike[str]) -> list[TrainConfig]:
-    """Read a TOML grid file and expand it; ``ValueError`` naming the file and key on any problem."""
+def read_grid_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed TOML of a grid file, not expanded; ``ValueError`` naming the file when it
+    cannot be read or is not valid TOML."""
     path = Path(path)
     try:
-        spec = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"grid file {path} cannot be read: {error}") from error
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"grid file {path} is not valid TOML: {error}") from error
-    return expand_grid(spec, source=str(path), base_dir=path.parent)
+
+
+def load_grid(path: str | os.PathLike[str]) -> list[TrainConfig]:
+    """Read a TOML grid file and expand it; ``ValueError`` naming the file and key on any problem."""
+    return expand_grid(read_grid_spec(path), source=str(path), base_dir=Path(path).parent)
 
 
 def expand_grid(spec: dict[str, Any], *, source: str = "grid", base_dir: str | os.PathLike[str] = ".") -> list[TrainConfig]:
