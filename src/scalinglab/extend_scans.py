@@ -10,9 +10,9 @@ narrowed to the run's own values with ``lr`` set to the next rate. Appended to t
 ``bash results/record.sh NAME`` re-records all of it; appending and recording again
 until nothing is appended gives every scan an interior best.
 
-Each block is checked: expanded with the grid's ``base``, it must give exactly the edge
-run's config with the new rate (a grid whose runs take their rate from a scan,
-``lr_from``, has no rates to extend and is refused).
+Each new run's config is the one its block gives when expanded with the grid's ``base``,
+so that it is exactly the run the sweep will make (a grid whose runs take their rate from
+a scan, ``lr_from``, has no rates to extend and is refused).
 """
 
 from __future__ import annotations
@@ -50,16 +50,16 @@ class ScanExtension:
     block: dict[str, list[Any]]
 
 
-def _narrowed_blocks(spec: dict[str, Any], source: str) -> dict[str, tuple[dict[str, list[Any]], TrainConfig]]:
+def _narrowed_blocks(spec: dict[str, Any], source: str) -> dict[str, dict[str, list[Any]]]:
     """Run id (as the sweep makes it on this machine) -> the grid's block narrowed to the one
-    combination that makes that run, and the run's config as the grid writes it."""
+    combination that makes that run."""
     axes = spec.get("axes", {})
     found = {}
     for block in axes if isinstance(axes, list) else [axes]:
         for combination in itertools.product(*block.values()):
             narrowed = {key: [value] for key, value in zip(block, combination)}
             (expanded,) = expand_grid({"base": spec.get("base", {}), "axes": narrowed}, source=source)
-            found[settle_arithmetic(expanded).config_hash()] = (narrowed, expanded)
+            found[settle_arithmetic(expanded).config_hash()] = narrowed
     return found
 
 
@@ -114,9 +114,8 @@ def scan_extensions(
             if run.run_id not in blocks:
                 raise ValueError(f"no [[axes]] block of {source} makes the edge run {run.run_id[:8]} "
                                  f"(lr {scan.best_lr:g}): was the grid edited since it was recorded?")
-            narrowed, grid_config = blocks[run.run_id]
-            block = {**narrowed, "lr": [lr]}
-            new = dataclasses.replace(grid_config, lr=lr)
+            block = {**blocks[run.run_id], "lr": [lr]}
+            (new,) = expand_grid({"base": spec.get("base", {}), "axes": block}, source=source)
             if new.config_hash() not in planned_hashes:
                 extensions[new.config_hash()] = ScanExtension(new, scan.best_lr, block)
     return list(extensions.values())
