@@ -56,7 +56,7 @@ def recorded(tmp_path, fake_result, text=GRID, best=BEST):
 
 def test_an_edge_scan_gets_the_next_rate_for_each_of_its_seeds(tmp_path, fake_result):
     grid, store = recorded(tmp_path, fake_result)
-    extensions = scan_extensions(grid, store)
+    extensions = scan_extensions(grid, store).extensions
     found = sorted((e.config.model.d_model, e.config.lr, e.config.seed) for e in extensions)
     assert found == [(16, pytest.approx(8e-3), 0), (16, pytest.approx(8e-3), 1)]
     assert all(e.edge_lr == pytest.approx(4e-3) for e in extensions)
@@ -65,9 +65,10 @@ def test_an_edge_scan_gets_the_next_rate_for_each_of_its_seeds(tmp_path, fake_re
     assert '"model.d_model" = [16]\nlr = [0.008]\nseed = [0]\n' in text
     configs = load_grid(grid)
     assert len(configs) == 14 and {c.config_hash() for c in configs} >= {e.config.config_hash() for e in extensions}
-    assert scan_extensions(grid, store) == []  # planned, not yet recorded: not proposed again
+    plan = scan_extensions(grid, store)
+    assert plan.extensions == [] and plan.n_pending == 2  # planned, not yet recorded: not proposed again
     record(grid, store, fake_result, {16: 1.2e-2, 64: 2e-3})  # the true best moved further out
-    assert [e.config.lr for e in scan_extensions(grid, store)] == [pytest.approx(1.6e-2)] * 2
+    assert [e.config.lr for e in scan_extensions(grid, store).extensions] == [pytest.approx(1.6e-2)] * 2
 
 
 def test_the_lower_edge_a_single_axes_table_and_a_diverged_run(tmp_path, fake_result):
@@ -75,7 +76,7 @@ def test_the_lower_edge_a_single_axes_table_and_a_diverged_run(tmp_path, fake_re
     # lies below the scan
     text = GRID.replace("[[axes]]", "[axes]")
     grid, store = recorded(tmp_path, fake_result, text, {16: None, 64: 1e-4})
-    extensions = scan_extensions(grid, store)
+    extensions = scan_extensions(grid, store).extensions
     found = sorted((e.config.model.d_model, e.config.lr) for e in extensions)
     assert found == [(16, pytest.approx(5e-4))] * 2 + [(64, pytest.approx(5e-4))] * 2
     append_blocks(grid, extensions)
@@ -110,4 +111,5 @@ def test_bad_requests_are_refused_by_name(tmp_path, fake_result):
         scan_extensions(ladder, store)
     edited = tmp_path / "edited.toml"
     edited.write_text(GRID.replace("tokens = 4096", "tokens = 8192"))
-    assert scan_extensions(edited, store) == []  # its runs are not recorded: nothing is extended yet
+    plan = scan_extensions(edited, store)
+    assert plan.extensions == [] and plan.n_pending == 12  # its runs are not recorded: nothing is extended yet

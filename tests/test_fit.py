@@ -24,6 +24,7 @@ from scalinglab.fit import (
     isoflop_profiles,
     quietly,
     record_frontier,
+    with_interval,
 )
 from scalinglab.fit.chinchilla import _features as chinchilla_features
 from scalinglab.fit.power_law import _parameters
@@ -701,6 +702,27 @@ def test_quietly_hides_the_warnings_but_the_fit_still_counts_what_they_said():
         warnings.warn("after the block", UserWarning)
     assert [str(w.message) for w in caught] == ["after the block"]
     assert fit.n_bootstrap_dropped == 62
+
+
+def test_with_interval_rounds_the_value_and_both_ends_alike():
+    assert with_interval(0.7312, (0.6549, 0.8)) == "0.73 [0.65, 0.80]"
+    assert with_interval(12.0, (9.96, 15.04), digits=1) == "12.0 [10.0, 15.0]"
+    fit = fit_power_law(np.geomspace(1e3, 1e7, 8), 2.0 + (1e3 / np.geomspace(1e3, 1e7, 8)) ** 0.5,
+                        n_bootstrap=50, seed=0)
+    low, high = fit.intervals["alpha"]
+    assert fit.with_interval("alpha", digits=3) == f"{fit.alpha:.3f} [{low:.3f}, {high:.3f}]"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: with_interval(1.0, (2.0, 1.0)), "low <= high"),
+    (lambda: with_interval(1.0, 0.5), r"\(low, high\) pair"),
+    (lambda: with_interval(1.0, (0.0, 2.0), digits=-1), "digits must be an integer"),
+    (lambda: PowerLawFit(E=1.0, x0=1.0, alpha=0.5, converged=True).with_interval("alpha"), "no interval on 'alpha'"),
+    (lambda: PowerLawFit(E=1.0, x0=1.0, alpha=0.5, converged=True).with_interval("beta"), "name must be one of"),
+])
+def test_with_interval_refuses_what_it_cannot_print(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 def test_allocation_exponent_at_6n_flops_per_token_is_the_laws_own_a():

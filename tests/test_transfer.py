@@ -209,7 +209,9 @@ def test_the_law_leaves_out_points_whose_best_came_inside_the_warm_up(fake_resul
 
     table = load_table(_store(tmp_path / "transfer", transfer_store_results(fake_result)))
     sizes = transfer_by_size(table)
-    points = transfer_law_points(sizes, 0.05)
+    points = transfer_law_points(sizes)  # each point against its own run's warm-up
+    assert all(np.all(size.fine_tuned_warmup_fraction == table.results[0].config.warmup_fraction)
+               for size in sizes.values())
     assert points.in_warmup == 0 and points.fine_tuning_tokens.size == 12
     assert set(points.n_params) == set(sizes) and np.all(points.transferred_tokens > 0)
     late = transfer_law_points(sizes, 0.5)  # every best came at 0.1 of its run: all inside this "warm-up"

@@ -10,7 +10,7 @@ import sys
 from concurrent.futures import Executor
 
 from . import report
-from .extend_scans import append_blocks, pending_runs, scan_extensions
+from .extend_scans import append_blocks, scan_extensions
 from .protocol import LR_MATCH
 from .results import load_table
 from .sweep import InProcessExecutor, load_grid, process_pool, reuse_store, run_sweep
@@ -92,14 +92,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "extend-scans":
             match = [column.strip() for column in args.match.split(",") if column.strip()]
-            extensions = scan_extensions(args.grid, args.store, match=match, loss=args.loss, factor=args.factor)
-            if not extensions:
-                pending = pending_runs(args.grid, args.store)
-                print(f"{args.grid}: {pending} planned runs not yet in {args.store}: record them, then extend again"
-                      if pending else f"{args.store}: every scan's best rate is interior")
+            plan = scan_extensions(args.grid, args.store, match=match, loss=args.loss, factor=args.factor)
+            if not plan.extensions:
+                print(f"{args.grid}: {plan.n_pending} planned runs not yet in {args.store}: record them, then extend "
+                      "again" if plan.n_pending else f"{args.store}: every scan's best rate is interior")
                 return 0
-            print(append_blocks(args.grid, extensions))
-            print(f"appended {len(extensions)} runs to {args.grid}; record them with the sweep command")
+            print(append_blocks(args.grid, plan.extensions))
+            print(f"appended {len(plan.extensions)} runs to {args.grid}; record them with the sweep command")
             return 0
         if args.command == "show":
             table = load_table(args.store)

@@ -3,7 +3,7 @@
 The protocol (:mod:`scalinglab.protocol`) refuses a best learning rate at the edge of the
 rates tried: the basin's bottom may lie beyond them. The remedy is one more rate past
 that edge, a factor ``factor`` beyond it, for the same runs. :func:`scan_extensions`
-finds them: for each scan of a store whose best is at an edge, and each run of that scan
+finds them (with how many planned runs the store still lacks): for each scan of a store whose best is at an edge, and each run of that scan
 at the edge rate (one a seed), the ``[[axes]]`` block of the grid that made the run,
 narrowed to the run's own values with ``lr`` set to the next rate. Appended to the grid
 (:func:`append_blocks`), the blocks make the grid describe the extended store, so that
@@ -30,7 +30,7 @@ from typing import Any
 from .protocol import LR_MATCH, learning_rate_scan, scan_key
 from .results import load_table
 from .runs import TrainConfig
-from .sweep import expand_grid, load_grid, read_grid_spec, tomllib
+from .sweep import expand_grid, read_grid_spec, tomllib
 from .train import settle_arithmetic
 
 
@@ -48,6 +48,21 @@ class ScanExtension:
     config: TrainConfig
     edge_lr: float
     block: dict[str, list[Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanPlan:
+    """What :func:`scan_extensions` found in a grid and its store.
+
+    Attributes:
+        extensions: the runs to append to the grid, one :class:`ScanExtension` each.
+        n_pending: runs the grid plans that the store does not hold yet (run ids as the
+            sweep makes them on this machine); while any of a scan's runs is pending, that
+            scan is not extended.
+    """
+
+    extensions: list[ScanExtension]
+    n_pending: int
 
 
 def _narrowed_blocks(spec: dict[str, Any], source: str) -> dict[str, dict[str, list[Any]]]:
@@ -70,8 +85,9 @@ def scan_extensions(
     match: Sequence[str] = LR_MATCH,
     loss: str = "result.final_val_loss_nats",
     factor: float = 2.0,
-) -> list[ScanExtension]:
-    """The runs that take each edge scan of the store one rate further (see the module doc).
+) -> ScanPlan:
+    """The runs that take each edge scan of the store one rate further (see the module doc),
+    and how many of the grid's runs the store lacks.
 
     ``match`` and ``loss`` define the scans as :func:`scalinglab.protocol.learning_rate_scan`
     does (a diverged run is never a scan's best; a scan whose every run diverged counts as
@@ -97,8 +113,8 @@ def scan_extensions(
     planned = expand_grid(spec, source=source, base_dir=Path(grid_path).parent)
     planned_hashes = {config.config_hash() for config in planned}
     blocks = _narrowed_blocks(spec, source)
-    pending_keys = {scan_key(tuple(_value(config, column) for column in match))
-                    for config in planned if settle_arithmetic(config).config_hash() not in recorded}
+    pending = [config for config in planned if settle_arithmetic(config).config_hash() not in recorded]
+    pending_keys = {scan_key(tuple(_value(config, column) for column in match)) for config in pending}
     extensions: dict[str, ScanExtension] = {}
     for key, scan in learning_rate_scan(table, match, loss=loss).items():
         if scan.interior or key in pending_keys:
@@ -118,14 +134,7 @@ def scan_extensions(
             (new,) = expand_grid({"base": spec.get("base", {}), "axes": block}, source=source)
             if new.config_hash() not in planned_hashes:
                 extensions[new.config_hash()] = ScanExtension(new, scan.best_lr, block)
-    return list(extensions.values())
-
-
-def pending_runs(grid_path: str | os.PathLike[str], store_path: str | os.PathLike[str]) -> int:
-    """How many runs the grid plans that the store does not hold yet (run ids as the sweep
-    makes them on this machine)."""
-    recorded = {run.run_id for run in load_table(store_path)}
-    return sum(settle_arithmetic(config).config_hash() not in recorded for config in load_grid(grid_path))
+    return ScanPlan(list(extensions.values()), len(pending))
 
 
 def _value(config: TrainConfig, column: str) -> Any:

@@ -1107,7 +1107,7 @@ def _transfer_exponent(parameter: str) -> Callable[[RunTable], Measurement]:
         if edges:
             raise CannotMeasure(f"the best lr sits at the edge of the rates tried for {', '.join(edges)} "
                                 "(extend those scans)")
-        points = transfer_law_points(sizes, table.results[0].config.warmup_fraction)
+        points = transfer_law_points(sizes)
         d_t = points.transferred_tokens
         usable = int(np.sum(np.isfinite(d_t) & (d_t > 0)))
         left_out = f"{points.in_warmup} points whose best came inside the warm-up left out"

@@ -120,6 +120,8 @@ class TransferBySize:
         best_at_fraction: where in its run each fine-tuned point's best evaluation came,
             as a fraction of the run's tokens (a best inside the warm-up is transfer
             without fine-tuning).
+        fine_tuned_warmup_fraction: the warm-up of each fine-tuned point's best run, as a
+            fraction of its tokens.
         transferred_tokens: D_T of each fine-tuned point
             (:func:`effective_data_transferred`; NaN outside the scratch curve).
     """
@@ -135,6 +137,7 @@ class TransferBySize:
     fine_tuned_lr: np.ndarray
     fine_tuned_lr_interior: np.ndarray
     best_at_fraction: np.ndarray
+    fine_tuned_warmup_fraction: np.ndarray
     transferred_tokens: np.ndarray
 
 
@@ -142,10 +145,10 @@ TRANSFER_POINT = ("config.model", "config.pretrain_corpus", "config.unique_token
 """Columns whose values identify one point of a transfer store (its runs differ only in lr)."""
 
 
-def _points(table: RunTable) -> list[tuple[float, float, float, bool, float]]:
-    """(D, early-stopped loss, best lr, lr interior, best-at fraction) for each point of
-    ``table`` (one size, one kind), smallest D first; D is a run's unique tokens, or its
-    training tokens when it sees its corpus's tokens once."""
+def _points(table: RunTable) -> list[tuple[float, float, float, bool, float, float]]:
+    """(D, early-stopped loss, best lr, lr interior, best-at fraction, warm-up fraction) for
+    each point of ``table`` (one size, one kind), smallest D first; D is a run's unique
+    tokens, or its training tokens when it sees its corpus's tokens once."""
     runs_of: dict[str, list] = {}
     for run in table:
         runs_of.setdefault(scan_key(tuple(run.value(column) for column in TRANSFER_POINT)), []).append(run.result)
@@ -154,7 +157,8 @@ def _points(table: RunTable) -> list[tuple[float, float, float, bool, float]]:
         _, _, unique, tokens = scan.key
         best = min((run for run in runs_of[key] if run.config.lr == scan.best_lr), key=lambda run: run.best_val_loss_nats)
         at = best.val_tokens[int(np.argmin(best.val_loss_nats))] / best.tokens
-        points.append((float(unique or tokens), min(scan.losses_nats), scan.best_lr, scan.interior, at))
+        points.append((float(unique or tokens), scan.best_loss_nats, scan.best_lr, scan.interior, at,
+                       best.config.warmup_fraction))
     return sorted(points)
 
 
@@ -175,10 +179,10 @@ def transfer_by_size(table: RunTable) -> dict[int, TransferBySize]:
     for n_params, runs in table.group_by("result.n_params").items():
         scratch = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is None))
         fine = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is not None))
-        s_tokens, s_loss, s_lr, s_interior, _ = (np.array(column) for column in zip(*scratch)) if scratch \
-            else (np.array([]),) * 5
-        f_tokens, f_loss, f_lr, f_interior, f_at = (np.array(column) for column in zip(*fine)) if fine \
-            else (np.array([]),) * 5
+        s_tokens, s_loss, s_lr, s_interior, _, _ = (np.array(column) for column in zip(*scratch)) if scratch \
+            else (np.array([]),) * 6
+        f_tokens, f_loss, f_lr, f_interior, f_at, f_warmup = (np.array(column) for column in zip(*fine)) if fine \
+            else (np.array([]),) * 6
         transferred = effective_data_transferred(s_tokens, s_loss, f_tokens, f_loss) \
             if len(scratch) >= 2 and fine else np.full(len(fine), np.nan)
         found[int(n_params)] = TransferBySize(
@@ -187,7 +191,8 @@ def transfer_by_size(table: RunTable) -> dict[int, TransferBySize]:
             scratch_lr=s_lr.astype(float), scratch_lr_interior=s_interior.astype(bool),
             fine_tuning_tokens=f_tokens.astype(float), fine_tuned_loss_nats=f_loss.astype(float),
             fine_tuned_lr=f_lr.astype(float), fine_tuned_lr_interior=f_interior.astype(bool),
-            best_at_fraction=f_at.astype(float), transferred_tokens=np.asarray(transferred, dtype=float),
+            best_at_fraction=f_at.astype(float), fine_tuned_warmup_fraction=f_warmup.astype(float),
+            transferred_tokens=np.asarray(transferred, dtype=float),
         )
     return found
 
@@ -210,22 +215,25 @@ class TransferLawPoints:
     in_warmup: int
 
 
-def transfer_law_points(sizes: dict[int, TransferBySize], warmup_fraction: float) -> TransferLawPoints:
+def transfer_law_points(sizes: dict[int, TransferBySize], warmup_fraction: float | None = None) -> TransferLawPoints:
     """The points of ``sizes`` (:func:`transfer_by_size`) for ``D_T = k D_F^alpha N^beta``.
 
-    A fine-tuned point whose best evaluation came at or before ``warmup_fraction`` of its
-    run is left out: it measures what the pre-trained model knew before fine-tuning had
-    begun (zero-shot transfer), not transfer by fine-tuning. Sizes without two
-    from-scratch points give no D_T and are left out too.
+    A fine-tuned point whose best evaluation came at or before the end of its run's warm-up
+    (``fine_tuned_warmup_fraction``, or ``warmup_fraction`` of every run when given) is
+    left out: it measures what the pre-trained model knew before fine-tuning had begun
+    (zero-shot transfer), not transfer by fine-tuning. Sizes without two from-scratch
+    points give no D_T and are left out too.
     """
-    warmup_fraction = float(warmup_fraction)
-    if not 0 <= warmup_fraction < 1:
-        raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+    if warmup_fraction is not None:
+        warmup_fraction = float(warmup_fraction)
+        if not 0 <= warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
     d_f, n, d_t, in_warmup = [], [], [], 0
     for size in sizes.values():
         if size.scratch_tokens.size < 2:
             continue
-        fine_tuned = size.best_at_fraction > warmup_fraction
+        warmup = size.fine_tuned_warmup_fraction if warmup_fraction is None else warmup_fraction
+        fine_tuned = size.best_at_fraction > warmup
         in_warmup += int((~fine_tuned).sum())
         d_f += size.fine_tuning_tokens[fine_tuned].tolist()
         d_t += size.transferred_tokens[fine_tuned].tolist()
@@ -239,17 +247,17 @@ def describe_transfer_scans(table: RunTable) -> str:
     and the best lr, flagged when it sits at the edge of the rates tried."""
     lines = []
     scans = learning_rate_scan(table, TRANSFER_POINT, loss="result.best_val_loss_nats").values()
-    n_of = {run.result.config.model.d_model: run.result.n_params for run in table}
+    n_of = {run.result.config.model: run.result.n_params for run in table}
 
     def order(scan):
         model, pretrain, unique, tokens = scan.key
-        return model.d_model, pretrain is None, unique or tokens
+        return n_of[model], pretrain is None, unique or tokens
 
     for scan in sorted(scans, key=order):
         model, pretrain, unique, tokens = scan.key
         kind = "fine-tuned" if pretrain is not None else "scratch"
         losses = "  ".join(f"{lr:.3g}: {loss:.3f}" for lr, loss in zip(scan.lrs, scan.losses_nats))
         edge = "" if scan.interior else "  (edge)"
-        lines.append(f"N = {n_of[model.d_model]:>7,}  {kind:10s}  D = {unique or tokens:>9,}  {losses}  "
+        lines.append(f"N = {n_of[model]:>7,}  {kind:10s}  D = {unique or tokens:>9,}  {losses}  "
                      f"best {scan.best_lr:.3g}{edge}")
     return "\n".join(lines)

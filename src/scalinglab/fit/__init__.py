@@ -22,6 +22,8 @@
 Every fit returns a :class:`LawFit` (``result.py``): the parameters as attributes and in
 ``parameters``, ``intervals`` at ``level``, ``converged``, ``n_points``, the bootstrap
 resamples kept (``n_bootstrap``) and dropped (``n_bootstrap_dropped``), and ``predict``;
+``fit.with_interval("alpha")`` prints a parameter as the book does, "0.73 [0.66, 0.80]"
+(:func:`with_interval` for a number and an interval of any origin);
 ``with quietly():`` hides the fits' warnings where a page prints those fields itself.
 The power law and the Chinchilla law share the optimiser of ``_optimizer.py``: the Huber
 loss of the log residuals, many starts, a batched L-BFGS and the bootstrap; the Kaplan
@@ -43,7 +45,7 @@ from .frontier import record_frontier
 from .isoflop import CommonExponent, IsoFLOPFit, common_exponent, isoflop_profiles, loglog_line
 from .kaplan import KaplanFit, fit_kaplan
 from .power_law import PowerLawFit, fit_power_law
-from .result import LawFit, quietly
+from .result import LawFit, quietly, with_interval
 from .transfer import TransferLawFit, fit_transfer_law
 
 __all__ = [
@@ -73,4 +75,5 @@ __all__ = [
     "record_frontier",
     "steps_and_tokens_to_reach",
     "tokens_to_reach",
+    "with_interval",
 ]

@@ -36,6 +36,26 @@ def quietly() -> Iterator[None]:
         yield
 
 
+def with_interval(value: float, interval: tuple[float, float], digits: int = 2) -> str:
+    """``"value [low, high]"``, each rounded to ``digits`` decimals: how the book prints a
+    measured number beside its interval (``with_interval(0.7312, (0.66, 0.8))`` is
+    ``"0.73 [0.66, 0.80]"``).
+
+    Raises:
+        ValueError: ``interval`` not a (low, high) pair with low <= high, or ``digits`` not
+            an integer from 0 to 10.
+    """
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 10:
+        raise ValueError(f"digits must be an integer from 0 to 10, got {digits!r}")
+    try:
+        low, high = interval
+    except (TypeError, ValueError):
+        raise ValueError(f"interval must be a (low, high) pair, got {interval!r}") from None
+    if not low <= high:
+        raise ValueError(f"interval must have low <= high, got ({low}, {high})")
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 @dataclass(frozen=True, repr=False, kw_only=True)
 class LawFit(abc.ABC):
     """A fitted law: its parameters, how far to trust them, and its predictions.
@@ -77,6 +97,19 @@ class LawFit(abc.ABC):
     def n_bootstrap(self) -> int:
         """Number of bootstrap resamples kept in ``bootstrap`` (0 without a bootstrap)."""
         return len(next(iter(self.bootstrap.values()), ()))
+
+    def with_interval(self, name: str, digits: int = 2) -> str:
+        """Parameter ``name`` beside its interval, ``"value [low, high]"``
+        (:func:`with_interval`).
+
+        Raises:
+            ValueError: ``name`` is not a parameter of this law, or has no interval.
+        """
+        if name not in self.PARAMETERS:
+            raise ValueError(f"name must be one of {self.PARAMETERS}, got {name!r}")
+        if name not in self.intervals:
+            raise ValueError(f"{type(self).__name__} has no interval on {name!r} (its intervals: {sorted(self.intervals)})")
+        return with_interval(getattr(self, name), self.intervals[name], digits)
 
     @abc.abstractmethod
     def predict(self, *args: object) -> object:
