@@ -68,3 +68,16 @@ def test_loglog_labels_a_loss_axis_in_decimals_and_a_wide_one_in_powers_of_ten()
     loglog(ax, xlabel="x", ylabel="tokens")
     labels = _y_labels(ax)
     assert labels and all("10^{" in label for label in labels), labels
+
+
+def test_a_two_decade_loss_axis_labels_ticks_between_the_powers_of_ten_and_a_wide_count_axis_does_not():
+    (ax,) = new_figure()[1]
+    ax.plot([1, 10], [0.017, 1.2])  # L - E from 0.017 to 1.2: only 0.1 and 1 are powers of ten
+    loglog(ax, xlabel="x", ylabel="reducible loss")
+    labels = _y_labels(ax)
+    assert {"0.02", "0.1", "0.2", "1"} <= set(labels), labels
+    (ax,) = new_figure()[1]
+    ax.plot([1, 10], [3e3, 1e5])  # parameters: powers of ten only, no "2×10⁴" between them
+    loglog(ax, xlabel="x", ylabel="compute-optimal N")
+    labels = _y_labels(ax)
+    assert labels and all("10^{" in label and "times" not in label for label in labels), labels

@@ -79,21 +79,36 @@ class DecimalLogFormatter(ticker.LogFormatterSciNotation):
     """Log-axis tick labels as plain decimals (0.6, 2, 300) on an axis whose whole view
     lies in :data:`DECIMAL_RANGE`, and as powers of ten (10^12) on any other, so that one
     axis never mixes the two. Which ticks get a label is matplotlib's choice, as for its
-    default log formatter."""
+    default log formatter. With ``minor=True`` (the minor ticks' formatter) an axis
+    outside that range that spans a decade or more gets no minor labels: "2×10⁴" between
+    the powers of ten crowds the axis more than it helps."""
+
+    def __init__(self, *args: object, minor: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.minor = minor
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         label = super().__call__(x, pos)
         view = [abs(x)] if self.axis is None else [abs(v) for v in self.axis.get_view_interval()]
         if not label or not (DECIMAL_RANGE[0] <= min(view) and max(view) < DECIMAL_RANGE[1]):
-            return label
+            spans_a_decade = min(view) > 0 and max(view) / min(view) >= 10
+            return "" if self.minor and spans_a_decade else label
         return np.format_float_positional(x, precision=4, unique=True, fractional=False, trim="-")
+
+
+MINOR_LABEL_DECADES = (2.5, 0.5)
+"""``minor_thresholds`` of the minor-tick labels: an axis spanning at most 2.5 decades gets
+some of its minor ticks labelled (0.02, 0.05, say), one spanning at most half a decade
+all of them; matplotlib's default (1, 0.4) leaves a two-decade axis with only its powers
+of ten labelled."""
 
 
 def decimal_log_ticks(axis: mpl.axis.Axis) -> None:
     """Label a log-scaled ``axis`` (``ax.yaxis``, ``ax.xaxis``) with :class:`DecimalLogFormatter`,
-    its major ticks and, where matplotlib labels them, its minor ones."""
+    its major ticks and, on an axis in :data:`DECIMAL_RANGE` of up to
+    :data:`MINOR_LABEL_DECADES` decades, some or all of its minor ones."""
     axis.set_major_formatter(DecimalLogFormatter())
-    axis.set_minor_formatter(DecimalLogFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(DecimalLogFormatter(labelOnlyBase=False, minor_thresholds=MINOR_LABEL_DECADES, minor=True))
 
 
 def loglog(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> Axes:

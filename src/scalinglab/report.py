@@ -679,8 +679,8 @@ register(Claim(
 
 register(Claim(
     name="zipf_exponent_at_entropy",
-    claim="When rules are used with Zipf frequencies p_k ∝ k^-(1+a) (a = zipf_exponent - 1), the loss "
-          "above the entropy falls as N^-a: the quantization model.",
+    claim="When rules are used with Zipf frequencies p_k ∝ k^-(1+q) (q = zipf_exponent - 1), the loss "
+          "above the entropy falls as N^-q: the quantization model.",
     source="gpt_zipf_ladder",
     reference_source="Michaud et al. 2023",
     measure=_exponent_at_entropy,
@@ -1021,10 +1021,10 @@ def _repetition_r_star(table: RunTable) -> Measurement:
         raise CannotMeasure(f"the fit of the {largest:,}-parameter runs did not converge")
     each = "; ".join(f"N = {n:,}: R* = {f.r_star:.1f} [{f.intervals['r_star'][0]:.1f}, {f.intervals['r_star'][1]:.1f}] "
                      f"from {f.n_points} runs" for n, f in fits.items())
-    overfit = sum(int((~runs.still_improving()).sum()) for runs in sizes.values())
+    overfit = int((~sizes[largest].still_improving()).sum())
     return Measurement(fit.r_star, *fit.intervals["r_star"], note=(
-        f"the largest size (N = {largest:,}); final losses of fresh and repeated runs, {overfit} runs that overfit "
-        f"left out; {_bootstrap_note(fit, 'runs')}; each size: {each}"))
+        f"the largest size (N = {largest:,}); its final losses of fresh and repeated runs, {overfit} of its runs "
+        f"that overfit left out; {_bootstrap_note(fit, 'runs')}; each size: {each}"))
 
 
 register(Claim(
