@@ -15,6 +15,7 @@ from scalinglab.protocol import (
     data_slope,
     is_converged,
     LearningRateScan,
+    at_best_learning_rate,
     isoflop_coverage,
     learning_rate_scan,
     run_convergence_slope,
@@ -55,6 +56,14 @@ def test_the_scan_keeps_each_models_lr_of_least_loss(tmp_path, fake_result):
     assert by_width[16].lrs == LRS and all(scan.interior for scan in scans.values())
     assert by_width[64].losses_nats[1] == pytest.approx(1.0005)  # the mean over the two seeds
     assert chosen_learning_rate(scans, (model(64), 32, CORPUS)) == 3e-3
+
+
+def test_the_ladder_at_the_best_rates_keeps_every_seed_of_each_scans_best(tmp_path, fake_result):
+    table = load_table(scan_store(tmp_path, fake_result, {16: 1.2e-2, 64: 3e-3}, seeds=(0, 1)))
+    ladder = at_best_learning_rate(table)
+    assert len(ladder) == 4  # two widths, two seeds each
+    assert {(run.result.config.model.d_model, run.result.config.lr) for run in ladder} == {(16, 1.2e-2), (64, 3e-3)}
+    assert sorted(ladder.column("config.seed")) == [0, 0, 1, 1]
 
 
 def test_a_diverged_run_is_never_the_best_of_its_scan():

@@ -134,6 +134,21 @@ def learning_rate_scan(
     return scans
 
 
+def at_best_learning_rate(
+    table: RunTable, match: Sequence[str] = LR_MATCH, *, loss: str = "result.final_val_loss_nats"
+) -> RunTable:
+    """The runs of ``table`` at their scan's best learning rate, every seed of it: one scan
+    per value of the ``match`` columns, as :func:`learning_rate_scan` makes them (so a
+    diverged run is never the best). For a store that scans the rate of each size and
+    keeps its runs: the ladder a page draws."""
+    scans = learning_rate_scan(table, match, loss=loss)
+
+    def at_best(run: Any) -> bool:
+        return float(run.value("config.lr")) == scans[scan_key(tuple(run.value(column) for column in match))].best_lr
+
+    return table.filter(at_best)
+
+
 def _size_free(values: Sequence[Any]) -> str:
     """:func:`scan_key` with every corpus's ``n_tokens`` left out."""
     def without_size(value: Any) -> Any:
