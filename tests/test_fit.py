@@ -707,6 +707,7 @@ def test_quietly_hides_the_warnings_but_the_fit_still_counts_what_they_said():
 def test_with_interval_rounds_the_value_and_both_ends_alike():
     assert with_interval(0.7312, (0.6549, 0.8)) == "0.73 [0.65, 0.80]"
     assert with_interval(12.0, (9.96, 15.04), digits=1) == "12.0 [10.0, 15.0]"
+    assert with_interval(0.5, (float("nan"), float("nan"))) == "0.50 [n/a]"  # every resample dropped
     fit = fit_power_law(np.geomspace(1e3, 1e7, 8), 2.0 + (1e3 / np.geomspace(1e3, 1e7, 8)) ** 0.5,
                         n_bootstrap=50, seed=0)
     low, high = fit.intervals["alpha"]

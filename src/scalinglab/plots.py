@@ -91,7 +91,8 @@ class DecimalLogFormatter(ticker.LogFormatterSciNotation):
         label = super().__call__(x, pos)
         view = [abs(x)] if self.axis is None else [abs(v) for v in self.axis.get_view_interval()]
         if not label or not (DECIMAL_RANGE[0] <= min(view) and max(view) < DECIMAL_RANGE[1]):
-            spans_a_decade = min(view) > 0 and max(view) / min(view) >= 10
+            low, high = (min(view), max(view)) if self.axis is None else sorted(self.axis.get_view_interval())
+            spans_a_decade = low <= 0 or high / low >= 10  # a view through 0 (symlog) spans many decades
             return "" if self.minor and spans_a_decade else label
         return np.format_float_positional(x, precision=4, unique=True, fractional=False, trim="-")
 

@@ -139,8 +139,10 @@ def at_best_learning_rate(
 ) -> RunTable:
     """The runs of ``table`` at their scan's best learning rate, every seed of it: one scan
     per value of the ``match`` columns, as :func:`learning_rate_scan` makes them (so a
-    diverged run is never the best). For a store that scans the rate of each size and
-    keeps its runs: the ladder a page draws."""
+    diverged run is never the best, unless every run of its scan diverged: then the
+    lowest rate's runs are kept, NaN losses and all). For a store that scans the rate of
+    each size and keeps its runs: the ladder a page draws. Whether each best is interior
+    is the scans' ``interior``; check it before trusting the ladder."""
     scans = learning_rate_scan(table, match, loss=loss)
 
     def at_best(run: Any) -> bool:

@@ -121,7 +121,7 @@ class TransferBySize:
             as a fraction of the run's tokens (a best inside the warm-up is transfer
             without fine-tuning).
         fine_tuned_warmup_fraction: the warm-up of each fine-tuned point's best run, as a
-            fraction of its tokens.
+            fraction of its steps (so of its tokens: every step is one batch).
         transferred_tokens: D_T of each fine-tuned point
             (:func:`effective_data_transferred`; NaN outside the scratch curve).
     """

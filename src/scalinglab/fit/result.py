@@ -10,6 +10,7 @@ package with a subclass that names its ``PARAMETERS`` and writes ``predict``.
 from __future__ import annotations
 
 import abc
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,11 +40,12 @@ def quietly() -> Iterator[None]:
 def with_interval(value: float, interval: tuple[float, float], digits: int = 2) -> str:
     """``"value [low, high]"``, each rounded to ``digits`` decimals: how the book prints a
     measured number beside its interval (``with_interval(0.7312, (0.66, 0.8))`` is
-    ``"0.73 [0.66, 0.80]"``).
+    ``"0.73 [0.66, 0.80]"``). An interval with a NaN end (a bootstrap whose every resample
+    was dropped) prints as ``"0.73 [n/a]"``.
 
     Raises:
-        ValueError: ``interval`` not a (low, high) pair with low <= high, or ``digits`` not
-            an integer from 0 to 10.
+        ValueError: ``interval`` not a (low, high) pair, finite ends with low > high, or
+            ``digits`` not an integer from 0 to 10.
     """
     if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 10:
         raise ValueError(f"digits must be an integer from 0 to 10, got {digits!r}")
@@ -51,6 +53,8 @@ def with_interval(value: float, interval: tuple[float, float], digits: int = 2) 
         low, high = interval
     except (TypeError, ValueError):
         raise ValueError(f"interval must be a (low, high) pair, got {interval!r}") from None
+    if math.isnan(low) or math.isnan(high):
+        return f"{value:.{digits}f} [n/a]"
     if not low <= high:
         raise ValueError(f"interval must have low <= high, got ({low}, {high})")
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
