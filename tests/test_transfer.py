@@ -220,3 +220,58 @@ def test_the_law_leaves_out_points_whose_best_came_inside_the_warm_up(fake_resul
         transfer_law_points(sizes, 1.0)
     lines = describe_transfer_scans(table).splitlines()
     assert len(lines) == 3 * 9 and all("best 0.002" in line and "(edge)" not in line for line in lines)
+
+
+def _replicate(fake_result, results, *, seed=1, shift_nats=0.0, warmup_fraction=None):
+    """``results`` plus a run of ``seed`` at each point's best rate (2e-3), its curve
+    ``shift_nats`` higher, and, with ``warmup_fraction``, that warm-up for the replicate."""
+    from dataclasses import replace
+
+    extra = []
+    for result in results:
+        if result.config.lr != 2e-3:
+            continue
+        config = replace(result.config, seed=seed,
+                         **({} if warmup_fraction is None else {"warmup_fraction": warmup_fraction}))
+        curve = [loss + shift_nats for loss in result.val_loss_nats]
+        extra.append(fake_result(config, n_params=result.n_params, val_loss_nats=curve, final_val_loss_nats=curve[-1],
+                                 val_tokens=result.val_tokens))
+    return results + extra
+
+
+def test_a_replicate_at_the_best_rate_is_averaged_in_and_can_be_read_alone(fake_result, tmp_path):
+    from scalinglab.results import load_table
+    from scalinglab.transfer import describe_transfer_scans, transfer_by_size, transfer_seeds
+
+    results = transfer_store_results(fake_result)
+    # A replicate 0.1 nats worse: averaged into 2e-3's runs it would make 4e-3 (0.03 worse than seed 0)
+    # the best; judged on the seed every rate has, 2e-3 stays the best, and its loss is the mean.
+    table = load_table(_store(tmp_path / "transfer", _replicate(fake_result, results, shift_nats=0.1)))
+    assert transfer_seeds(table) == (0, 1)
+    single = transfer_by_size(load_table(_store(tmp_path / "single", results)))
+    both, first, second = transfer_by_size(table), transfer_by_size(table, seed=0), transfer_by_size(table, seed=1)
+    for n in single:
+        assert np.all(both[n].fine_tuned_lr == 2e-3) and np.all(both[n].fine_tuned_n_seeds == 2)
+        assert np.all(both[n].scratch_n_seeds == 2) and np.all(first[n].fine_tuned_n_seeds == 1)
+        np.testing.assert_allclose(both[n].fine_tuned_loss_nats, single[n].fine_tuned_loss_nats + 0.05)
+        np.testing.assert_allclose(first[n].transferred_tokens, single[n].transferred_tokens)
+        np.testing.assert_allclose(second[n].fine_tuned_loss_nats, single[n].fine_tuned_loss_nats + 0.1)
+    with pytest.raises(ValueError, match=r"^seed must be one of the table's seeds \(0, 1\)"):
+        transfer_by_size(table, seed=2)
+    lines = describe_transfer_scans(table).splitlines()
+    assert len(lines) == 27 and all(line.endswith("best 0.002, 2 seeds") for line in lines)
+    assert lines[0].startswith("d_model  32  N =  24,576")
+
+
+def test_each_point_is_judged_against_its_own_runs_warm_up(fake_result, tmp_path):
+    from scalinglab.results import load_table
+    from scalinglab.transfer import transfer_by_size, transfer_law_points
+
+    # the replicate's warm-up is 60% of its run, longer than where every best came (10%)
+    results = _replicate(fake_result, transfer_store_results(fake_result), warmup_fraction=0.6)
+    table = load_table(_store(tmp_path / "transfer", results))
+    late = transfer_by_size(table, seed=1)
+    assert all(np.all(size.fine_tuned_warmup_fraction == 0.6) for size in late.values())
+    assert transfer_law_points(late).in_warmup == 12
+    early = transfer_by_size(table, seed=0)
+    assert transfer_law_points(early).in_warmup == 0

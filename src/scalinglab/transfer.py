@@ -115,11 +115,13 @@ class TransferBySize:
             whole corpus counts its training tokens).
         scratch_loss_nats, scratch_lr, scratch_lr_interior: its early-stopped loss, best
             lr, and whether that lr is interior.
+        scratch_n_seeds: how many seeds each from-scratch loss is the mean of.
         fine_tuning_tokens: D_F of each fine-tuned point.
-        fine_tuned_loss_nats, fine_tuned_lr, fine_tuned_lr_interior: likewise.
+        fine_tuned_loss_nats, fine_tuned_lr, fine_tuned_lr_interior, fine_tuned_n_seeds:
+            likewise.
         best_at_fraction: where in its run each fine-tuned point's best evaluation came,
-            as a fraction of the run's tokens (a best inside the warm-up is transfer
-            without fine-tuning).
+            as a fraction of the run's tokens, the earliest over its seeds (a best inside
+            the warm-up is transfer without fine-tuning).
         fine_tuned_warmup_fraction: the warm-up of each fine-tuned point's best run, as a
             fraction of its steps (so of its tokens: every step is one batch).
         transferred_tokens: D_T of each fine-tuned point
@@ -132,41 +134,80 @@ class TransferBySize:
     scratch_loss_nats: np.ndarray
     scratch_lr: np.ndarray
     scratch_lr_interior: np.ndarray
+    scratch_n_seeds: np.ndarray
     fine_tuning_tokens: np.ndarray
     fine_tuned_loss_nats: np.ndarray
     fine_tuned_lr: np.ndarray
     fine_tuned_lr_interior: np.ndarray
+    fine_tuned_n_seeds: np.ndarray
     best_at_fraction: np.ndarray
     fine_tuned_warmup_fraction: np.ndarray
     transferred_tokens: np.ndarray
 
 
 TRANSFER_POINT = ("config.model", "config.pretrain_corpus", "config.unique_tokens", "config.tokens")
-"""Columns whose values identify one point of a transfer store (its runs differ only in lr)."""
+"""Columns whose values identify one point of a transfer store (its runs differ only in lr
+and seed)."""
 
 
-def _points(table: RunTable) -> list[tuple[float, float, float, bool, float, float]]:
-    """(D, early-stopped loss, best lr, lr interior, best-at fraction, warm-up fraction) for
-    each point of ``table`` (one size, one kind), smallest D first; D is a run's unique
-    tokens, or its training tokens when it sees its corpus's tokens once."""
+def _point_key(run) -> str:
+    return scan_key(tuple(run.value(column) for column in TRANSFER_POINT))
+
+
+def _scan_seeds_only(table: RunTable) -> RunTable:
+    """The runs of ``table`` whose seed every rate of their point has: the runs a point's
+    learning-rate scan is judged on. A seed recorded at the best rate alone (a replicate,
+    after the scan) would otherwise weigh on that rate's mean and not on the others'."""
+    seeds: dict[str, dict[float, set[int]]] = {}
+    for run in table:
+        seeds.setdefault(_point_key(run), {}).setdefault(run.result.config.lr, set()).add(run.result.config.seed)
+    common = {key: set.intersection(*by_lr.values()) for key, by_lr in seeds.items()}
+    return table.filter(lambda run: run.result.config.seed in common[_point_key(run)])
+
+
+def _points(table: RunTable, seed: int | None) -> list[tuple[float, float, float, bool, float, float, int]]:
+    """(D, early-stopped loss, best lr, lr interior, best-at fraction, warm-up fraction,
+    seeds) for each point of ``table`` (one size, one kind), smallest D first; D is a run's
+    unique tokens, or its training tokens when it sees its corpus's tokens once.
+
+    The best lr is judged on the seeds every rate has (:func:`_scan_seeds_only`); the loss
+    is the mean over every seed at that rate (``seed`` None) or that seed's alone (a point
+    without it is left out). The best-at fraction is the earliest of those seeds' bests.
+    """
     runs_of: dict[str, list] = {}
     for run in table:
-        runs_of.setdefault(scan_key(tuple(run.value(column) for column in TRANSFER_POINT)), []).append(run.result)
+        runs_of.setdefault(_point_key(run), []).append(run.result)
     points = []
-    for key, scan in learning_rate_scan(table, TRANSFER_POINT, loss="result.best_val_loss_nats").items():
+    for key, scan in learning_rate_scan(_scan_seeds_only(table), TRANSFER_POINT,
+                                        loss="result.best_val_loss_nats").items():
         _, _, unique, tokens = scan.key
-        best = min((run for run in runs_of[key] if run.config.lr == scan.best_lr), key=lambda run: run.best_val_loss_nats)
-        at = best.val_tokens[int(np.argmin(best.val_loss_nats))] / best.tokens
-        points.append((float(unique or tokens), scan.best_loss_nats, scan.best_lr, scan.interior, at,
-                       best.config.warmup_fraction))
+        at_best = [run for run in runs_of[key]
+                   if run.config.lr == scan.best_lr and (seed is None or run.config.seed == seed)]
+        if not at_best:
+            continue
+        at = min(run.val_tokens[int(np.argmin(run.val_loss_nats))] / run.tokens for run in at_best)
+        points.append((float(unique or tokens), float(np.mean([run.best_val_loss_nats for run in at_best])),
+                       scan.best_lr, scan.interior, at, at_best[0].config.warmup_fraction, len(at_best)))
     return sorted(points)
 
 
-def transfer_by_size(table: RunTable) -> dict[int, TransferBySize]:
+def transfer_seeds(table: RunTable) -> tuple[int, ...]:
+    """The seeds of ``table``'s runs, smallest first (each a replicate of the whole
+    measurement, pre-training included: the pre-training's seed is the run's)."""
+    if not isinstance(table, RunTable):
+        raise ValueError(f"table must be a RunTable (load_table), got {type(table).__name__}")
+    return tuple(sorted({int(seed) for seed in table.column("config.seed")}))
+
+
+def transfer_by_size(table: RunTable, seed: int | None = None) -> dict[int, TransferBySize]:
     """The fine-tuned and from-scratch points of each model size of ``table`` (non-embedding
     parameters, smallest first), each at its best lr by the early-stopped loss
-    (:func:`scalinglab.protocol.learning_rate_scan` over the runs of one point), with the
-    transfer D_T.
+    (:func:`scalinglab.protocol.learning_rate_scan` over the runs of one point, on the
+    seeds every rate has), with the transfer D_T.
+
+    With ``seed`` None each point's loss is the mean over the seeds recorded at its best
+    rate (``*_n_seeds`` counts them); with a seed, that seed's run alone, so that D_T can
+    be measured once per replicate (points without that seed are left out).
 
     A size needs from-scratch runs at two data sizes or more for D_T; without them its
     ``transferred_tokens`` are NaN.
@@ -175,27 +216,30 @@ def transfer_by_size(table: RunTable) -> dict[int, TransferBySize]:
         raise ValueError(f"table must be a RunTable (load_table), got {type(table).__name__}")
     if not len(table):
         raise ValueError("table must hold at least one run")
+    if seed is not None and seed not in transfer_seeds(table):
+        raise ValueError(f"seed must be one of the table's seeds {transfer_seeds(table)}, got {seed!r}")
     found = {}
     for n_params, runs in table.group_by("result.n_params").items():
-        scratch = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is None))
-        fine = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is not None))
-        s_tokens, s_loss, s_lr, s_interior, _, _ = (np.array(column) for column in zip(*scratch)) if scratch \
-            else (np.array([]),) * 6
-        f_tokens, f_loss, f_lr, f_interior, f_at, f_warmup = (np.array(column) for column in zip(*fine)) if fine \
-            else (np.array([]),) * 6
+        scratch = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is None), seed)
+        fine = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is not None), seed)
+        s_tokens, s_loss, s_lr, s_interior, _, _, s_seeds = (np.array(column) for column in zip(*scratch)) \
+            if scratch else (np.array([]),) * 7
+        f_tokens, f_loss, f_lr, f_interior, f_at, f_warmup, f_seeds = (np.array(column) for column in zip(*fine)) \
+            if fine else (np.array([]),) * 7
         transferred = effective_data_transferred(s_tokens, s_loss, f_tokens, f_loss) \
             if len(scratch) >= 2 and fine else np.full(len(fine), np.nan)
         found[int(n_params)] = TransferBySize(
             n_params=int(n_params), d_model=int(runs.results[0].config.model.d_model),
             scratch_tokens=s_tokens.astype(float), scratch_loss_nats=s_loss.astype(float),
             scratch_lr=s_lr.astype(float), scratch_lr_interior=s_interior.astype(bool),
+            scratch_n_seeds=s_seeds.astype(int),
             fine_tuning_tokens=f_tokens.astype(float), fine_tuned_loss_nats=f_loss.astype(float),
             fine_tuned_lr=f_lr.astype(float), fine_tuned_lr_interior=f_interior.astype(bool),
+            fine_tuned_n_seeds=f_seeds.astype(int),
             best_at_fraction=f_at.astype(float), fine_tuned_warmup_fraction=f_warmup.astype(float),
             transferred_tokens=np.asarray(transferred, dtype=float),
         )
     return found
-
 
 
 @dataclass(frozen=True)
@@ -243,11 +287,15 @@ def transfer_law_points(sizes: dict[int, TransferBySize], warmup_fraction: float
 
 def describe_transfer_scans(table: RunTable) -> str:
     """One line per point of a transfer store (a size, fine-tuned or from scratch, a D):
-    its non-embedding parameters N, each lr tried with its early-stopped loss (nats/token)
-    and the best lr, flagged when it sits at the edge of the rates tried."""
+    its width d_model and non-embedding parameters N, each lr tried with its early-stopped
+    loss (nats/token; on the seeds every rate has), the best lr, flagged when it sits at
+    the edge of the rates tried, and how many seeds were recorded at it."""
     lines = []
-    scans = learning_rate_scan(table, TRANSFER_POINT, loss="result.best_val_loss_nats").values()
+    scans = learning_rate_scan(_scan_seeds_only(table), TRANSFER_POINT, loss="result.best_val_loss_nats").values()
     n_of = {run.result.config.model: run.result.n_params for run in table}
+    seeds_at: dict[tuple[str, float], set[int]] = {}
+    for run in table:
+        seeds_at.setdefault((_point_key(run), run.result.config.lr), set()).add(run.result.config.seed)
 
     def order(scan):
         model, pretrain, unique, tokens = scan.key
@@ -258,6 +306,7 @@ def describe_transfer_scans(table: RunTable) -> str:
         kind = "fine-tuned" if pretrain is not None else "scratch"
         losses = "  ".join(f"{lr:.3g}: {loss:.3f}" for lr, loss in zip(scan.lrs, scan.losses_nats))
         edge = "" if scan.interior else "  (edge)"
-        lines.append(f"N = {n_of[model]:>7,}  {kind:10s}  D = {unique or tokens:>9,}  {losses}  "
-                     f"best {scan.best_lr:.3g}{edge}")
+        n_seeds = len(seeds_at[(scan_key(scan.key), scan.best_lr)])
+        lines.append(f"d_model {model.d_model:>3d}  N = {n_of[model]:>7,}  {kind:10s}  D = {unique or tokens:>9,}  "
+                     f"{losses}  best {scan.best_lr:.3g}{edge}, {n_seeds} seed{'s' if n_seeds > 1 else ''}")
     return "\n".join(lines)
