@@ -406,6 +406,17 @@ def test_the_few_shot_slope_is_accuracy_per_doubling_of_k_with_a_paired_bootstra
     assert few.high[0] - few.low[0] > 2 * (found.high[0] - found.low[0])  # a tenth of the prompts
     seeded = few_shot_slopes(ladder(0.1, seeds=(0, 1)), n_bootstrap=300)  # both seeds' answers, pooled
     assert seeded.low[0] < seeded.slope[0] < seeded.high[0] and abs(seeded.slope[0] - 0.1) < 0.02
+    # the trend over a ladder whose slope grows by 0.02 per doubling of N, and over one whose slope does not
+    rising = few_shot_slopes(ladder(0.04, 0.06, 0.08, 0.10), n_bootstrap=300)
+    trend, low, high = rising.trend([1e4, 2e4, 4e4, 8e4])
+    assert low < trend < high and trend == pytest.approx(0.02, abs=0.006) and low > 0
+    flat, flat_low, flat_high = few_shot_slopes(ladder(0.06, 0.06, 0.06, 0.06), n_bootstrap=300).trend(
+        [1e4, 2e4, 4e4, 8e4])
+    assert flat_low < 0 < flat_high and abs(flat) < 0.005
+    with pytest.raises(ValueError, match="^n_params must hold one size per model"):
+        rising.trend([1e4, 2e4])
+    with pytest.raises(ValueError, match="^n_params must hold at least two distinct sizes"):
+        rising.trend([1e4] * 4)
     # a model compared with itself: the pairing leaves no spread
     same = few_shot_slopes(ladder(0.1) * 2, n_bootstrap=100).difference(0, 1)
     assert same == pytest.approx((0.0, 0.0, 0.0), abs=1e-12)
@@ -428,10 +439,12 @@ def _few_shot_store(fake_result, tmp_path, large_slope, n_prompts=300):
 
 
 @pytest.mark.parametrize(("large_slope", "verdict"), [(0.12, True), (0.02, None), (-0.05, False)])
-def test_the_few_shot_claim_compares_the_largest_and_smallest_slopes(fake_result, tmp_path, large_slope, verdict):
+def test_the_few_shot_claim_is_the_slopes_trend_in_size(fake_result, tmp_path, large_slope, verdict):
     row = rows(_few_shot_store(fake_result, tmp_path, large_slope), [CLAIMS["few_shot_slope_grows_with_size"]])[0]
     assert row["reproduces"] is verdict
-    assert row["measured"] == pytest.approx(large_slope - 0.02, abs=0.02)
+    doublings = np.log2(400_000 / 25_000)  # two sizes: the trend is their difference per doubling of N
+    assert row["measured"] == pytest.approx((large_slope - 0.02) / doublings, abs=0.005)
+    assert "The largest minus the smallest alone" in row["note"]
 
 
 def test_an_lstm_ladder_that_beats_every_gpt_bounds_the_factor_from_above(fake_result, tmp_path):

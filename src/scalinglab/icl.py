@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import norm
 
-from ._checks import fraction, non_negative_int, positive_float, positive_int
+from ._checks import fraction, non_negative_int, positive_finite_array, positive_float, positive_int
 from .fit import PowerLawFit, fit_power_law
 
 # ---------------------------------------------------------------------------
@@ -442,6 +443,26 @@ class FewShotSlopes:
         interval: (difference, low, high)."""
         low, high = percentile_interval(self.samples[:, first] - self.samples[:, second], self.level)
         return float(self.slope[first] - self.slope[second]), float(low), float(high)
+
+    def trend(self, n_params: ArrayLike) -> tuple[float, float, float]:
+        """How the slope grows with model size over the whole ladder: the least-squares
+        slope of b on log2 N, accuracy per doubling of k gained per doubling of N, with
+        its paired bootstrap interval (the same fit to each resample's slopes):
+        (trend, low, high). ``n_params`` holds each model's N, in the ladder's order.
+
+        Raises:
+            ValueError: ``n_params`` not one positive size per model, or fewer than two
+                distinct sizes.
+        """
+        sizes = positive_finite_array("n_params", n_params)
+        if sizes.shape != self.slope.shape:
+            raise ValueError(f"n_params must hold one size per model ({self.slope.size}), got {sizes.size}")
+        if np.unique(sizes).size < 2:
+            raise ValueError("n_params must hold at least two distinct sizes")
+        x = np.log2(sizes)
+        weights = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
+        low, high = percentile_interval(self.samples @ weights, self.level)
+        return float(self.slope @ weights), float(low), float(high)
 
 
 def few_shot_slopes(

@@ -974,20 +974,22 @@ def _few_shot_slope_grows(table: RunTable) -> Measurement:
         raise NotRecordedYet(f"{error} (the probe of 300 prompts keeps them)") from None
     if len(sizes) < 2:
         raise NotRecordedYet(f"{len(sizes)} GPT sizes with the few_shot probe; the comparison needs two")
-    slopes = few_shot_slopes([ladder[-1], ladder[0]], n_bootstrap=N_BOOTSTRAP, level=LEVEL, seed=SEED)
-    difference, low, high = slopes.difference(0, 1)
-    seeds = f"{ladder[-1].correct.shape[0]} and {ladder[0].correct.shape[0]} seeds"
-    return Measurement(difference, low, high, note=(
-        f"slope of the mean accuracy over the tasks (without the description) on log2 k, k >= 1, of the largest GPT "
-        f"(N = {sizes[-1]:,.0f}) minus the smallest (N = {sizes[0]:,.0f}), at each size's best lr ({seeds}); "
-        f"{N_BOOTSTRAP} bootstrap resamples of the {ladder[0].n_prompts} prompts (the same for both) and of each "
-        f"size's seeds"))
+    slopes = few_shot_slopes(ladder, n_bootstrap=N_BOOTSTRAP, level=LEVEL, seed=SEED)
+    trend, low, high = slopes.trend(sizes)
+    difference, end_low, end_high = slopes.difference(len(sizes) - 1, 0)
+    seeds = ", ".join(str(outcomes.correct.shape[0]) for outcomes in ladder)
+    return Measurement(trend, low, high, note=(
+        f"least-squares slope, on log2 N over all {len(sizes)} GPT sizes (N = {sizes[0]:,.0f} to {sizes[-1]:,.0f}, "
+        f"each at its best lr; seeds {seeds}), of each size's few-shot slope: the mean accuracy over the tasks "
+        f"(without the description) on log2 k, k >= 1; {N_BOOTSTRAP} paired bootstrap resamples of the "
+        f"{ladder[0].n_prompts} prompts (the same for every size) and of each size's seeds. The largest minus the "
+        f"smallest alone: {difference:+.4f} [{end_low:+.4f}, {end_high:+.4f}]"))
 
 
 register(Claim(
     name="few_shot_slope_grows_with_size",
     claim="Larger models learn more from each example in the prompt: the few-shot accuracy rises faster "
-          "with the number of examples k for a larger model.",
+          "with the number of examples k for a larger model (the rise per doubling of k grows with N).",
     source="icl_fewshot",
     reference_source="Brown et al. 2020",
     reference=0.0,
