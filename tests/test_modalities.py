@@ -243,3 +243,40 @@ def test_allocation_by_modality_fits_each_modality_and_their_common_exponent(tmp
     assert fits["images"].a == pytest.approx(0.5, abs=1e-6) and fits["arithmetic"].a == pytest.approx(0.7, abs=1e-6)
     common = common_exponent(list(fits.values()))
     assert 0.5 < common.a < 0.7 and common.exponents == pytest.approx([0.5, 0.7], abs=1e-6)
+
+
+def test_profile_sharpness_sets_the_profiles_rise_against_the_seeds_spread(tmp_path, fake_result):
+    from scalinglab.results import RunTable, load_table
+    from scalinglab.runs import GPTConfig, TrainConfig, run_record
+    from scalinglab.store import ResultsStore
+    from scalinglab.universality import allocation_by_modality, profile_sharpness
+
+    provenance = {"device": "cpu", "device_name": "test", "date": "2026-01-01T00:00:00+00:00",
+                  "scalinglab_version": "0.1.0", "torch_version": "2.3.0", "git_commit": "abc123"}
+    store = ResultsStore(tmp_path / "allocation", create=True)
+    curvature = {"shapes": 0.1, "arithmetic": 0.01}  # loss = 1 + c (ln N/N_opt)^2, seeds +-0.02 apart
+    for kind, c in curvature.items():
+        corpus = CorpusConfig(kind=kind, n_tokens=200_000)
+        for flops in (1e10, 1e11, 1e12):
+            best = 3000.0 * (flops / 1e10) ** 0.5
+            for d_model in (8, 12, 16, 24, 32):
+                n = 12 * 2 * d_model**2
+                for seed, shift in ((0, -0.01), (1, 0.01)):
+                    config = TrainConfig(model=GPTConfig(n_layer=2, n_head=2, d_model=d_model, n_ctx=64), corpus=corpus,
+                                         flops=flops, lr=1e-3, seed=seed)
+                    loss = 1.0 + c * math.log(n / best) ** 2 + shift
+                    store.put(run_record(fake_result(config, loss=loss, n_params=n, tokens=int(flops / (6 * n))),
+                                         provenance))
+    table = load_table(tmp_path / "allocation")
+    found = profile_sharpness(table, allocation_by_modality(table))
+    assert list(found) == ["images", "arithmetic"]
+    for name, c in (("images", 0.1), ("arithmetic", 0.01)):
+        assert found[name].seed_sd_nats == pytest.approx(0.01 * math.sqrt(2), rel=1e-6)  # two seeds 0.02 apart
+        assert found[name].n_groups == 15
+        np.testing.assert_allclose(found[name].rise_nats, c * math.log(2) ** 2, rtol=1e-6)
+    assert found["images"].rise_over_noise > 1 > found["arithmetic"].rise_over_noise
+    one_seed = table.filter(lambda run: run.result.config.seed == 0)
+    assert profile_sharpness(one_seed, allocation_by_modality(one_seed)) == {}
+    with pytest.raises(ValueError, match="^table must be a RunTable"):
+        profile_sharpness([], {})
+    assert profile_sharpness(RunTable(()), {}) == {}

@@ -11,10 +11,13 @@ Every modality is a stream of byte tokens, so the same models, training loop and
 apply unchanged; only what a token stands for differs. :func:`allocation_by_modality`
 reads the allocation experiment's store (``results/universality_allocation``) into one
 IsoFLOP analysis per modality, whose exponents :func:`scalinglab.fit.common_exponent` tests
-for a shared value.
+for a shared value; :func:`profile_sharpness` says how sharp each modality's profiles are
+against the noise of one run.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -126,3 +129,52 @@ def allocation_by_modality(
             if "budgets with a minimum" not in str(error):
                 raise
     return {modality: fits[modality] for modality in MODALITIES if modality in fits}
+
+
+@dataclass(frozen=True)
+class ProfileSharpness:
+    """How sharply a modality's IsoFLOP profiles pick out their minimum, against the noise
+    of one run: what sets the width of its allocation exponent's interval.
+
+    Attributes:
+        seed_sd_nats: the pooled standard deviation of the final loss between seeds of one
+            (budget, size), nats/token: sqrt(sum of squared deviations from each group's
+            mean / sum of (seeds - 1)) over the groups with two seeds or more.
+        n_groups: how many (budget, size) groups had two seeds or more.
+        rise_nats: at each budget of the fit, how far the fitted profile rises a factor of
+            2 in N from its vertex, c2 (ln 2)^2, nats/token.
+    """
+
+    seed_sd_nats: float
+    n_groups: int
+    rise_nats: np.ndarray
+
+    @property
+    def rise_over_noise(self) -> float:
+        """The median rise over the seed noise: below 1, a factor of 2 in size moves the
+        loss less than a second seed does, and the vertices wander with the noise."""
+        return float(np.median(self.rise_nats) / self.seed_sd_nats)
+
+
+def profile_sharpness(table: RunTable, fits: dict[str, IsoFLOPFit]) -> dict[str, ProfileSharpness]:
+    """:class:`ProfileSharpness` of each modality of ``fits`` (:func:`allocation_by_modality`
+    of ``table``), from the runs of ``table`` that share a budget (``config.flops``, within
+    1%), a model and a corpus kind but not a seed. A modality without two seeds of any run
+    is left out (its noise is not measured)."""
+    if not isinstance(table, RunTable):
+        raise ValueError(f"table must be a RunTable (load_table), got {type(table).__name__}")
+    groups: dict[tuple[str, float, str], list[float]] = {}
+    for run in table:
+        config = run.result.config
+        key = (modality_of(config.corpus), round(float(np.log(config.flops)), 2), repr(config.model))
+        groups.setdefault(key, []).append(float(run.result.final_val_loss_nats))
+    found = {}
+    for modality, fit in fits.items():
+        repeated = [np.asarray(losses) for (name, _, _), losses in groups.items() if name == modality and len(losses) > 1]
+        if not repeated:
+            continue
+        squares = sum(float(np.sum((losses - losses.mean()) ** 2)) for losses in repeated)
+        dof = sum(losses.size - 1 for losses in repeated)
+        found[modality] = ProfileSharpness(float(np.sqrt(squares / dof)), len(repeated),
+                                           fit.parabolas[:, 0] * np.log(2) ** 2)
+    return found
