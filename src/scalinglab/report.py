@@ -1116,7 +1116,9 @@ def _transfer_exponent(parameter: str) -> Callable[[RunTable], Measurement]:
         if usable < 4:
             raise CannotMeasure(f"{usable} points with a measured D_T > 0 (the law needs 4); {left_out}")
         fit = _quietly(lambda: fit_transfer_law(points.fine_tuning_tokens, points.n_params, d_t, level=LEVEL))
-        note = (f"D_T = k D_F^alpha N^beta over {fit.n_points} points of {len(sizes)} sizes, each at its best lr; "
+        seeds = sorted({int(k) for s in sizes.values() for k in (*s.fine_tuned_n_seeds, *s.scratch_n_seeds)})
+        note = (f"D_T = k D_F^alpha N^beta over {fit.n_points} points of {len(sizes)} sizes, each at its best lr "
+                f"(chosen on the seeds every rate has) and the mean of its {' or '.join(map(str, seeds))} seeds there; "
                 f"{left_out}; Student-t interval")
         return from_interval(fit, parameter, note)
 
