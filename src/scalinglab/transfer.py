@@ -216,8 +216,8 @@ def transfer_by_size(table: RunTable, seed: int | None = None) -> dict[int, Tran
         raise ValueError(f"table must be a RunTable (load_table), got {type(table).__name__}")
     if not len(table):
         raise ValueError("table must hold at least one run")
-    if seed is not None and seed not in transfer_seeds(table):
-        raise ValueError(f"seed must be one of the table's seeds {transfer_seeds(table)}, got {seed!r}")
+    if seed is not None and seed not in (known := transfer_seeds(table)):
+        raise ValueError(f"seed must be one of the table's seeds {known}, got {seed!r}")
     found = {}
     for n_params, runs in table.group_by("result.n_params").items():
         scratch = _points(runs.filter(lambda run: run.result.config.pretrain_corpus is None), seed)
