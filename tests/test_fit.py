@@ -21,6 +21,7 @@ from scalinglab.fit import (
     fit_data_constrained,
     fit_power_law,
     fit_transfer_law,
+    group_budgets,
     isoflop_profiles,
     quietly,
     record_frontier,
@@ -765,3 +766,10 @@ def test_allocation_exponent_has_the_bootstrap_interval_and_refuses_an_optimum_a
         allocation_exponent(law, [1e13, 1e14, 1e15], sizes[:100], 6 * sizes[:100])
     with pytest.raises(ValueError, match="sizes must be increasing"):
         allocation_exponent(law, [1e13, 1e14], sizes[::-1], 6 * sizes[::-1])
+
+
+def test_group_budgets_joins_runs_within_one_percent_in_increasing_compute():
+    compute = np.array([1e12, 3e10, 1.005e12, 3.01e10, 1e11])
+    groups = group_budgets(compute)
+    assert [sorted(g.tolist()) for g in groups] == [[1, 3], [4], [0, 2]]
+    assert [sorted(g.tolist()) for g in group_budgets(compute, rtol=1e-4)] == [[1], [3], [4], [0], [2]]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._checks import one_of, positive_int
 from .corpora import CorpusConfig
-from .fit import IsoFLOPFit, isoflop_profiles
+from .fit import IsoFLOPFit, group_budgets, isoflop_profiles
 from .protocol import isoflop_coverage
 from .results import RunTable
 
@@ -163,11 +163,13 @@ def profile_sharpness(table: RunTable, fits: dict[str, IsoFLOPFit]) -> dict[str,
     is left out (its noise is not measured)."""
     if not isinstance(table, RunTable):
         raise ValueError(f"table must be a RunTable (load_table), got {type(table).__name__}")
-    groups: dict[tuple[str, float, str], list[float]] = {}
-    for run in table:
-        config = run.result.config
-        key = (modality_of(config.corpus), round(float(np.log(config.flops)), 2), repr(config.model))
-        groups.setdefault(key, []).append(float(run.result.final_val_loss_nats))
+    flops = table.column("config.flops").astype(float)
+    groups: dict[tuple[str, int, str], list[float]] = {}
+    for budget, members in enumerate(group_budgets(flops)):
+        for i in members:
+            config = table.results[i].config
+            key = (modality_of(config.corpus), budget, repr(config.model))
+            groups.setdefault(key, []).append(float(table.results[i].final_val_loss_nats))
     found = {}
     for modality, fit in fits.items():
         repeated = [np.asarray(losses) for (name, _, _), losses in groups.items() if name == modality and len(losses) > 1]

@@ -14,7 +14,8 @@
   loss, B_crit = E_min / S_min (McCandlish et al. 2018), and B_crit(L) = B_* / L^(1/alpha_B);
 * :func:`isoflop_profiles` (``isoflop.py``): N_opt at each compute budget, and N_opt ∝ C^a
   (its straight line in log-log axes with a Student-t interval on the slope, :func:`loglog_line`),
-  and :func:`common_exponent`: one exponent for several analyses, with an F test of whether they share it;
+  :func:`common_exponent`: one exponent for several analyses, with an F test of whether they share it,
+  and :func:`group_budgets`: which runs share a compute budget;
 * :func:`fit_data_constrained` (``data_constrained.py``): loss against epochs at a fixed
   budget, L(k) = E + (D0 / D'(k))^beta with Muennighoff et al.'s effective data D';
 * :func:`fit_transfer_law` (``transfer.py``): D_T = k D_F^alpha N^beta (Hernandez et al. 2021).
@@ -42,7 +43,7 @@ from .critical_batch import (
 )
 from .data_constrained import DataConstrainedFit, fit_data_constrained
 from .frontier import record_frontier
-from .isoflop import CommonExponent, IsoFLOPFit, common_exponent, isoflop_profiles, loglog_line
+from .isoflop import CommonExponent, IsoFLOPFit, common_exponent, group_budgets, isoflop_profiles, loglog_line
 from .kaplan import KaplanFit, fit_kaplan
 from .power_law import PowerLawFit, fit_power_law
 from .result import LawFit, quietly, with_interval
@@ -69,6 +70,7 @@ __all__ = [
     "fit_kaplan",
     "fit_power_law",
     "fit_transfer_law",
+    "group_budgets",
     "isoflop_profiles",
     "loglog_line",
     "quietly",

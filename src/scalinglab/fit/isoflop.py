@@ -73,7 +73,7 @@ class IsoFLOPFit(LawFit):
         return {"budgets": self.budgets.size, "dropped": len(self.dropped)}
 
 
-def _group_budgets(compute: np.ndarray, rtol: float = 0.01) -> list[np.ndarray]:
+def group_budgets(compute: np.ndarray, rtol: float = 0.01) -> list[np.ndarray]:
     """Indices of the runs of each budget: runs within ``rtol`` (relative) of the group's
     smallest compute share a budget. Groups in increasing compute."""
     order = np.argsort(compute)
@@ -157,7 +157,7 @@ def isoflop_profiles(
     kept: list[tuple[float, np.ndarray, float, float, float, float]] = []
     dropped: dict[float, str] = {}
     n_points = 0
-    for group in _group_budgets(compute):
+    for group in group_budgets(compute):
         budget = float(np.exp(np.mean(np.log(compute[group]))))
         if np.unique(n_params[group]).size < 3:
             dropped[budget] = "fewer than 3 sizes"
